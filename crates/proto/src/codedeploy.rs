@@ -1,0 +1,129 @@
+//! The one place where every ferry enum meets CodeDeploy's string value, one-to-one. The CLI's
+//! output and the future AWS JSON gateway use this table; nothing else spells these strings.
+
+use crate::common::v1 as common;
+use crate::registry::v1 as registry;
+
+/// An enum with a CodeDeploy string value for every variant but `Unspecified`.
+pub trait CodeDeployName: Sized + Copy {
+    /// CodeDeploy's value, or `None` for `Unspecified`.
+    fn codedeploy_name(self) -> Option<&'static str>;
+    /// The variant for CodeDeploy's value, or `None` when the value is not one of CodeDeploy's.
+    fn from_codedeploy_name(name: &str) -> Option<Self>;
+    /// Every variant but `Unspecified`, in declaration order.
+    fn all() -> &'static [Self];
+}
+
+macro_rules! codedeploy_names {
+    ($($enum:ty { $($variant:ident => $name:literal),+ $(,)? })+) => {$(
+        impl CodeDeployName for $enum {
+            fn codedeploy_name(self) -> Option<&'static str> {
+                match self {
+                    Self::Unspecified => None,
+                    $(Self::$variant => Some($name),)+
+                }
+            }
+            fn from_codedeploy_name(name: &str) -> Option<Self> {
+                match name {
+                    $($name => Some(Self::$variant),)+
+                    _ => None,
+                }
+            }
+            fn all() -> &'static [Self] {
+                &[$(Self::$variant),+]
+            }
+        }
+    )+};
+}
+
+codedeploy_names! {
+    common::ComputePlatform { Server => "Server", Lambda => "Lambda", Ecs => "ECS" }
+    common::TagFilterType {
+        KeyOnly => "KEY_ONLY", ValueOnly => "VALUE_ONLY", KeyAndValue => "KEY_AND_VALUE",
+    }
+    common::DeploymentStatus {
+        Created => "Created", Queued => "Queued", InProgress => "InProgress", Baking => "Baking",
+        Succeeded => "Succeeded", Failed => "Failed", Stopped => "Stopped", Ready => "Ready",
+    }
+    common::RevisionLocationType {
+        S3 => "S3", GitHub => "GitHub", String => "String", AppSpecContent => "AppSpecContent",
+        Bitbucket => "Bitbucket", Git => "Git", Uploaded => "Uploaded",
+    }
+    common::BundleType { Tar => "tar", Tgz => "tgz", Zip => "zip", Yaml => "YAML", Json => "JSON" }
+    registry::MinimumHealthyHostsType {
+        HostCount => "HOST_COUNT", FleetPercent => "FLEET_PERCENT",
+        MostConcurrency => "MOST_CONCURRENCY",
+    }
+    registry::MinimumHealthyHostsPerZoneType {
+        HostCount => "HOST_COUNT", FleetPercent => "FLEET_PERCENT",
+    }
+    registry::TrafficRoutingType {
+        TimeBasedCanary => "TimeBasedCanary", TimeBasedLinear => "TimeBasedLinear",
+        AllAtOnce => "AllAtOnce",
+    }
+    registry::TriggerEventType {
+        DeploymentStart => "DeploymentStart", DeploymentSuccess => "DeploymentSuccess",
+        DeploymentFailure => "DeploymentFailure", DeploymentStop => "DeploymentStop",
+        DeploymentRollback => "DeploymentRollback", DeploymentReady => "DeploymentReady",
+        InstanceStart => "InstanceStart", InstanceSuccess => "InstanceSuccess",
+        InstanceFailure => "InstanceFailure", InstanceReady => "InstanceReady",
+    }
+    registry::AutoRollbackEvent {
+        DeploymentFailure => "DEPLOYMENT_FAILURE",
+        DeploymentStopOnAlarm => "DEPLOYMENT_STOP_ON_ALARM",
+        DeploymentStopOnRequest => "DEPLOYMENT_STOP_ON_REQUEST",
+    }
+    registry::DeploymentType { InPlace => "IN_PLACE", BlueGreen => "BLUE_GREEN" }
+    registry::DeploymentOption {
+        WithTrafficControl => "WITH_TRAFFIC_CONTROL",
+        WithoutTrafficControl => "WITHOUT_TRAFFIC_CONTROL",
+    }
+    registry::InstanceAction { Terminate => "TERMINATE", KeepAlive => "KEEP_ALIVE" }
+    registry::DeploymentReadyAction {
+        ContinueDeployment => "CONTINUE_DEPLOYMENT", StopDeployment => "STOP_DEPLOYMENT",
+    }
+    registry::GreenFleetProvisioningAction {
+        DiscoverExisting => "DISCOVER_EXISTING", CopyAutoScalingGroup => "COPY_AUTO_SCALING_GROUP",
+    }
+    registry::OutdatedInstancesStrategy { Update => "UPDATE", Ignore => "IGNORE" }
+    registry::RegistrationStatus { Registered => "Registered", Deregistered => "Deregistered" }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trips<E: CodeDeployName + PartialEq + std::fmt::Debug>() {
+        for &variant in E::all() {
+            let name = variant.codedeploy_name().expect("every listed variant has a name");
+            assert_eq!(E::from_codedeploy_name(name), Some(variant), "{name}");
+        }
+        assert_eq!(E::from_codedeploy_name("NotAValue"), None);
+    }
+
+    #[test]
+    fn every_enum_round_trips_through_its_codedeploy_name() {
+        round_trips::<common::ComputePlatform>();
+        round_trips::<common::TagFilterType>();
+        round_trips::<common::DeploymentStatus>();
+        round_trips::<common::RevisionLocationType>();
+        round_trips::<common::BundleType>();
+        round_trips::<registry::MinimumHealthyHostsType>();
+        round_trips::<registry::MinimumHealthyHostsPerZoneType>();
+        round_trips::<registry::TrafficRoutingType>();
+        round_trips::<registry::TriggerEventType>();
+        round_trips::<registry::AutoRollbackEvent>();
+        round_trips::<registry::DeploymentType>();
+        round_trips::<registry::DeploymentOption>();
+        round_trips::<registry::InstanceAction>();
+        round_trips::<registry::DeploymentReadyAction>();
+        round_trips::<registry::GreenFleetProvisioningAction>();
+        round_trips::<registry::OutdatedInstancesStrategy>();
+        round_trips::<registry::RegistrationStatus>();
+    }
+
+    #[test]
+    fn unspecified_has_no_codedeploy_name() {
+        assert_eq!(common::ComputePlatform::Unspecified.codedeploy_name(), None);
+    }
+}

@@ -1,0 +1,26 @@
+//! ferry's wire types: prost messages and tonic clients/servers for every package under
+//! `proto/`, the descriptor set that reflection serves, and the one table that converts each
+//! enum to and from CodeDeploy's string value.
+//!
+//! Client and server code sit behind the `client` and `server` features, so the agent does
+//! not compile the orchestrator's server.
+
+pub mod codedeploy;
+
+/// The encoded `FileDescriptorSet` of every ferry package (with its imports), for reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ferry_descriptor.bin"));
+
+pub mod common {
+    pub mod v1 {
+        tonic::include_proto!("ferry.common.v1");
+    }
+}
+
+pub mod registry {
+    pub mod v1 {
+        tonic::include_proto!("ferry.registry.v1");
+
+        /// The fully qualified gRPC service name, as reflection and health list it.
+        pub const SERVICE_NAME: &str = "ferry.registry.v1.RegistryService";
+    }
+}

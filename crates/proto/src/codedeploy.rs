@@ -93,9 +93,11 @@ codedeploy_names! {
 mod tests {
     use super::*;
 
-    fn round_trips<E: CodeDeployName + PartialEq + std::fmt::Debug>() {
+    fn round_trips<E: CodeDeployName + PartialEq + std::fmt::Debug + 'static>() {
         for &variant in E::all() {
-            let name = variant.codedeploy_name().expect("every listed variant has a name");
+            let name = variant
+                .codedeploy_name()
+                .expect("every listed variant has a name");
             assert_eq!(E::from_codedeploy_name(name), Some(variant), "{name}");
         }
         assert_eq!(E::from_codedeploy_name("NotAValue"), None);

@@ -8,7 +8,8 @@
 pub mod codedeploy;
 
 /// The encoded `FileDescriptorSet` of every ferry package (with its imports), for reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ferry_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/ferry_descriptor.bin"));
 
 pub mod common {
     pub mod v1 {

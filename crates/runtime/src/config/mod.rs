@@ -36,8 +36,11 @@ use value::{KeyPath, dotted, env_value, get_path, leaves, parse_dotted, set_path
 /// Prefix of the environment variables that set config keys.
 pub const ENV_PREFIX: &str = "FERRY_";
 
-/// `FERRY_…` variables that are not config keys (the config file path).
-pub const RESERVED_ENV: &[&str] = &["FERRY_CONFIG"];
+/// `FERRY_…` variables that are not config keys: the config file path, and the test harness's.
+pub const RESERVED_ENV: &[&str] = &["FERRY_CONFIG", "FERRY_BIN_DIR", "FERRY_VENV"];
+
+/// Variables with this prefix belong to ferry's test harnesses, not to any service.
+pub const RESERVED_ENV_PREFIX: &str = "FERRY_TEST_";
 
 /// Checks that only make sense on the whole loaded config (ranges, combinations).
 pub trait Validate {
@@ -86,8 +89,6 @@ pub enum ConfigError {
     Yaml { path: PathBuf, message: String },
     #[error("config file {} must hold a mapping of keys at the top level", path.display())]
     NotAMapping { path: PathBuf },
-    #[error("environment variable {name} does not name a config key")]
-    BadEnvName { name: String },
     #[error("{key:?} is not a valid config key (from the command line)")]
     BadOverrideKey { key: String },
     #[error("unknown key {key:?} {origin} ({message})")]
@@ -142,13 +143,24 @@ where
     let mut env: Vec<&(String, String)> = sources
         .env
         .iter()
-        .filter(|(name, _)| name.starts_with(ENV_PREFIX) && !RESERVED_ENV.contains(&name.as_str()))
+        .filter(|(name, _)| {
+            name.starts_with(ENV_PREFIX)
+                && !RESERVED_ENV.contains(&name.as_str())
+                && !name.starts_with(RESERVED_ENV_PREFIX)
+        })
         .collect();
     // Sorted so the first error reported does not depend on the process's env order.
     env.sort();
     let mut entries = Vec::with_capacity(env.len());
     for (name, raw) in env {
-        let path = env_key(name).ok_or_else(|| ConfigError::BadEnvName { name: name.clone() })?;
+        // Unlike a file, the environment is shared with everything else on the host: a
+        // `FERRY_…` variable that names no setting (Kubernetes injects FERRY_REGISTRY_PORT for
+        // a Service called ferry-registry; test harnesses set FERRY_TEST_…) is reported and
+        // skipped, never fatal. Logging is not up yet, so the report goes to stderr.
+        let Some(path) = env_key(name).filter(|path| get_path(&defaults, path).is_some()) else {
+            eprintln!("warning: ignoring environment variable {name}: it names no setting");
+            continue;
+        };
         let value = env_value(raw, get_path(&defaults, &path));
         entries.push(Entry {
             path,

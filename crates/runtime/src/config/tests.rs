@@ -166,12 +166,16 @@ fn wrong_type_in_file_names_the_key() {
 }
 
 #[test]
-fn unknown_env_var_is_named() {
-    let env = [("FERRY_SERVER__LISEN", "x"), ("FERRY_WORKERS", "2")];
-    let err = load_test(&sources(None, &env, &[])).expect_err("typo is refused");
-    let message = err.to_string();
-    assert!(message.contains("FERRY_SERVER__LISEN"), "{message}");
-    assert!(message.contains("\"server.lisen\""), "{message}");
+fn env_vars_that_name_no_setting_are_skipped_not_fatal() {
+    // The host's environment is shared (Kubernetes service links, test harnesses), so a
+    // FERRY_ variable that names no key must not stop the service.
+    let env = [
+        ("FERRY_SERVER__LISEN", "x"),
+        ("FERRY_REGISTRY_PORT", "tcp://10.0.0.1:50051"),
+        ("FERRY_WORKERS", "2"),
+    ];
+    let config = load_test(&sources(None, &env, &[])).expect("unknown variables are skipped");
+    assert_eq!(config.workers, 2, "known variables still apply");
 }
 
 #[test]
@@ -182,10 +186,10 @@ fn bad_env_value_is_named() {
 }
 
 #[test]
-fn malformed_env_name_is_refused() {
-    let err =
-        load_test(&sources(None, &[("FERRY_SERVER____X", "1")], &[])).expect_err("empty segment");
-    assert!(matches!(err, ConfigError::BadEnvName { .. }), "{err}");
+fn malformed_env_name_is_skipped() {
+    let config = load_test(&sources(None, &[("FERRY_SERVER____X", "1")], &[]))
+        .expect("empty segment is skipped");
+    assert_eq!(config, TestConfig::default());
 }
 
 #[test]

@@ -66,7 +66,12 @@ pub fn init(
     // Exactly one of the two format layers is `Some`; `Option<Layer>` is a no-op when `None`.
     let (human, json) = match log.format {
         LogFormat::Human => (
-            Some(tracing_subscriber::fmt::layer().with_writer(std::io::stderr)),
+            // Colours only for a person at a terminal, never into files or pipes.
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+                    .with_writer(std::io::stderr),
+            ),
             None,
         ),
         LogFormat::Json => (

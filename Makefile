@@ -1,0 +1,95 @@
+# ferry's developer and CI entry points.
+#
+#   make test    everything CI tests: installs/starts the tools (make tools), builds the
+#                workspace once, runs the Rust tests (nextest when installed, else cargo test),
+#                the Python black-box tests (tests/python) and the grpcurl smoke test
+#   make lint    rustfmt check, clippy with -D warnings, buf lint
+#   make tools   scripts/install-tools.sh: Python venv (.venv), grpcurl, buf, PostgreSQL, Redis
+#   make bench   cargo bench -p ferry-registry --bench registry
+#
+# `make test TOOLS=` skips the tools step (when they are already installed and running).
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := test
+MAKEFLAGS += --no-print-directory
+
+ROOT := $(patsubst %/,%,$(dir $(abspath $(lastword $(MAKEFILE_LIST)))))
+FERRY_VENV ?= $(ROOT)/.venv
+PYTHON := $(FERRY_VENV)/bin/python
+CARGO ?= cargo
+
+# The PostgreSQL database the tests also run against (started by scripts/install-tools.sh).
+# The ferry binaries read FERRY_* variables as config (and warn about names that are no
+# setting): the test harnesses do not pass FERRY_TEST_*, FERRY_BIN_DIR or FERRY_VENV on to them.
+export FERRY_TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+FERRY_BIN_DIR ?= $(ROOT)/target/debug
+HARNESS_ENV := FERRY_VENV=$(FERRY_VENV) FERRY_BIN_DIR=$(FERRY_BIN_DIR)
+
+# The tools step that lint and test depend on; `TOOLS=` disables it.
+TOOLS ?= tools
+
+HAVE_NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
+NEXTEST_ARGS ?= --no-fail-fast --no-tests=warn
+CARGO_TEST_ARGS ?= --no-fail-fast
+PYTEST_ARGS ?=
+
+.PHONY: all tools lint fmt-check clippy buf-lint build test test-rust test-python smoke bench ci clean-python
+
+all: test
+
+tools:
+	@FERRY_VENV=$(FERRY_VENV) $(ROOT)/scripts/install-tools.sh
+
+# ------------------------------------------------------------------------------------------
+# Lint
+
+lint: $(TOOLS) fmt-check clippy buf-lint
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+buf-lint:
+	buf lint
+
+# ------------------------------------------------------------------------------------------
+# Build and test
+
+# One build of everything (binaries, tests, benches); the test steps below reuse it.
+build:
+	$(CARGO) build --workspace --all-targets
+
+test: $(TOOLS) build
+	@$(MAKE) test-rust
+	@$(MAKE) test-python
+	@$(MAKE) smoke
+
+test-rust:
+ifeq ($(HAVE_NEXTEST),yes)
+	$(CARGO) test --workspace --doc
+	$(CARGO) nextest run --workspace $(NEXTEST_ARGS)
+else
+	$(CARGO) test --workspace $(CARGO_TEST_ARGS)
+endif
+
+# Needs target/debug/ferry-registry (make build) and the venv (make tools).
+test-python:
+	@test -x $(PYTHON) || { echo "$(PYTHON) missing: run 'make tools'" >&2; exit 1; }
+	$(HARNESS_ENV) $(PYTHON) -m pytest $(ROOT)/tests/python $(PYTEST_ARGS)
+
+smoke:
+	$(HARNESS_ENV) $(ROOT)/scripts/grpcurl-smoke.sh
+
+ci: lint test
+
+# ------------------------------------------------------------------------------------------
+# Benchmarks (placeholder until services/registry/benches/registry.rs exists)
+
+bench:
+	$(CARGO) bench -p ferry-registry --bench registry
+
+clean-python:
+	rm -rf $(ROOT)/tests/python/_gen

@@ -51,7 +51,7 @@ impl Registry {
             compute_platform: Set(platform_name(platform).to_owned()),
             create_time: Set(Utc::now()),
         };
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.writer).await?;
         let row = row.insert(&txn).await.map_err(|e| {
             // The unique index decides a race between two creators: one wins, the other is told
             // the name exists.
@@ -135,7 +135,7 @@ impl Registry {
     ) -> Result<pb::UpdateApplicationResponse, ApiError> {
         names::check(NameKind::Application, &req.application_name)?;
         names::check(NameKind::Application, &req.new_application_name)?;
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.writer).await?;
         let row = self
             .application_by_name(&txn, &req.application_name)
             .await?;
@@ -162,7 +162,7 @@ impl Registry {
         req: pb::DeleteApplicationRequest,
     ) -> Result<pb::DeleteApplicationResponse, ApiError> {
         names::check(NameKind::Application, &req.application_name)?;
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.writer).await?;
         let Some(app) = application::Entity::find()
             .filter(application::Column::Name.eq(&req.application_name))
             .one(&txn)

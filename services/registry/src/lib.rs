@@ -31,7 +31,10 @@ pub use crate::serve::serve;
 /// The registry's state and operations.
 #[derive(Clone)]
 pub struct Registry {
+    /// For queries.
     db: DatabaseConnection,
+    /// For write transactions (`store::begin_write(&self.writer)`); one connection on SQLite.
+    writer: DatabaseConnection,
     arns: ArnConfig,
 }
 
@@ -40,10 +43,11 @@ impl Registry {
     /// configurations.
     pub async fn open(config: &RegistryConfig) -> anyhow::Result<Self> {
         let url = store::database_url(config.database_url.as_deref(), &config.data_dir)?;
-        let db = store::connect(&url).await?;
-        deployment_configs::seed_predefined(&db).await?;
+        let pools = store::connect(&url).await?;
+        deployment_configs::seed_predefined(&pools.write).await?;
         Ok(Self {
-            db,
+            db: pools.read,
+            writer: pools.write,
             arns: config.arn.clone(),
         })
     }

@@ -197,7 +197,7 @@ impl Registry {
             ));
         }
         check_tags_to_add(&req.tags)?;
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.writer).await?;
         let (kind, id) = self.resource_id(&txn, &req.resource_arn).await?;
         put(&txn, kind, &id, &req.tags).await?;
         let count = resource_tag::Entity::find()

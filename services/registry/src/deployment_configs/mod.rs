@@ -189,7 +189,7 @@ impl Registry {
         if predefined::is_predefined(name) {
             return Err(predefined_is_read_only(name));
         }
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.writer).await?;
         // Locked before the in-use check; see `hold_for_group` for the other side.
         let Some(row) = deployment_config::Entity::find()
             .filter(deployment_config::Column::Name.eq(name))

@@ -50,7 +50,7 @@ impl Registry {
         names::check(NameKind::Application, &req.application_name)?;
         names::check(NameKind::DeploymentGroup, &req.deployment_group_name)?;
         resource_tags::check_tags_to_add(&req.tags)?;
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.writer).await?;
         let app = application_held(&txn, &req.application_name).await?;
         let platform = platform_from_name(&app.compute_platform);
         let spec = request::create_spec(&req, platform)?;
@@ -194,7 +194,7 @@ impl Registry {
         if let Some(new_name) = &req.new_deployment_group_name {
             names::check(NameKind::DeploymentGroup, new_name)?;
         }
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.writer).await?;
         let app = application_held(&txn, &req.application_name).await?;
         let row = group_query(&app.id, &req.current_deployment_group_name)
             .lock_exclusive()
@@ -241,7 +241,7 @@ impl Registry {
     ) -> Result<pb::DeleteDeploymentGroupResponse, ApiError> {
         names::check(NameKind::Application, &req.application_name)?;
         names::check(NameKind::DeploymentGroup, &req.deployment_group_name)?;
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.writer).await?;
         let app = application::Entity::find()
             .filter(application::Column::Name.eq(&req.application_name))
             .one(&txn)

@@ -187,7 +187,7 @@ impl Registry {
             deregister_time: Set(None),
         };
 
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.writer).await?;
         match find(&txn, name).await? {
             Some(old) if old.deregister_time.is_none() => return Err(name_taken(name)),
             Some(_) => {

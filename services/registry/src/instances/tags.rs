@@ -143,7 +143,7 @@ impl Registry {
     ) -> Result<pb::AddTagsToOnPremisesInstancesResponse, ApiError> {
         let names = check_instances(&req.instance_names)?;
         check_tags(&req.tags, true)?;
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.writer).await?;
         lock_registered(&txn, &names).await?;
         let rows = names.iter().flat_map(|name| {
             req.tags.iter().map(move |tag| instance_tag::ActiveModel {
@@ -199,7 +199,7 @@ impl Registry {
     ) -> Result<pb::RemoveTagsFromOnPremisesInstancesResponse, ApiError> {
         let names = check_instances(&req.instance_names)?;
         check_tags(&req.tags, false)?;
-        let txn = begin_write(&self.db).await?;
+        let txn = begin_write(&self.writer).await?;
         lock_registered(&txn, &names).await?;
         let any_tag = req.tags.iter().fold(Condition::any(), |any, tag| {
             any.add(

@@ -36,29 +36,55 @@ pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> std::io::Res
     }
 }
 
+/// The registry's connections: `read` for queries, `write` for write transactions.
+#[derive(Clone, Debug)]
+pub struct Pools {
+    pub read: DatabaseConnection,
+    pub write: DatabaseConnection,
+}
+
 /// Connects and applies every pending migration.
-pub async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
-    let mut options = ConnectOptions::new(url.to_owned());
-    options
-        .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(10))
-        .acquire_timeout(Duration::from_secs(10));
-    if url.starts_with("sqlite:") {
-        // SQLite allows one writer: a small pool avoids lock churn, WAL lets readers proceed
-        // while it writes, and the busy timeout turns a brief lock into a wait, not an error.
-        options.max_connections(4).min_connections(1);
-        options.map_sqlx_sqlite_opts(|opts| {
-            opts.journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(5))
-                .foreign_keys(true)
+///
+/// SQLite allows one writer at a time. Writers that race for its lock wait in its busy
+/// handler, which sleeps and retries, so 32 concurrent writers were slower than one. Writes
+/// therefore go through a pool of exactly one connection, where they queue in order without
+/// sleeping, while reads use their own pool (WAL lets them proceed during a write).
+/// PostgreSQL handles concurrent writers itself: both pools are the same.
+pub async fn connect(url: &str) -> Result<Pools, DbErr> {
+    if !url.starts_with("sqlite:") {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(32);
+        let db = Database::connect(options).await?;
+        Migrator::up(&db, None).await?;
+        return Ok(Pools {
+            read: db.clone(),
+            write: db,
         });
-    } else {
-        options.max_connections(32);
     }
-    let db = Database::connect(options).await?;
-    Migrator::up(&db, None).await?;
-    Ok(db)
+    let sqlite = |max: u32| {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .sqlx_logging(false)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .max_connections(max)
+            .min_connections(1)
+            .map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(5))
+                    .foreign_keys(true)
+            });
+        options
+    };
+    let write = Database::connect(sqlite(1)).await?;
+    Migrator::up(&write, None).await?;
+    let read = Database::connect(sqlite(4)).await?;
+    Ok(Pools { read, write })
 }
 
 /// Answers when the database does: the readiness check behind grpc.health.v1.

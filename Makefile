@@ -34,7 +34,7 @@ NEXTEST_ARGS ?= --no-fail-fast --no-tests=warn
 CARGO_TEST_ARGS ?= --no-fail-fast
 PYTEST_ARGS ?=
 
-.PHONY: all tools lint fmt-check clippy buf-lint build test test-rust test-python smoke bench ci clean-python
+.PHONY: all tools lint fmt-check clippy buf-lint single-versions build test test-rust test-python smoke bench ci clean-python
 
 all: test
 
@@ -44,7 +44,7 @@ tools:
 # ------------------------------------------------------------------------------------------
 # Lint
 
-lint: $(TOOLS) fmt-check clippy buf-lint
+lint: $(TOOLS) fmt-check clippy buf-lint single-versions
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -54,6 +54,14 @@ clippy:
 
 buf-lint:
 	buf lint
+
+# Exactly one version of the gRPC stack in the build: two tonics or prosts would mean two
+# incompatible sets of generated types, and two tokios two runtimes.
+single-versions:
+	@dups="$$($(CARGO) tree --workspace -e normal,build --prefix none --format '{p}' \
+		| awk '{print $$1, $$2}' | sort -u | awk '{print $$1}' | uniq -d \
+		| grep -xE 'tonic|tonic-prost|prost|prost-types|tokio|hyper|h2' || true)"; \
+	if [ -n "$$dups" ]; then echo "more than one version of: $$dups"; exit 1; fi
 
 # ------------------------------------------------------------------------------------------
 # Build and test

@@ -9,6 +9,7 @@ use prost::Message;
 const PACKAGES: &[(&str, &str)] = &[
     ("ferry.common.v1", "ferry/common/v1/common.proto"),
     ("ferry.registry.v1", "ferry/registry/v1/registry.proto"),
+    ("ferry.revision.v1", "ferry/revision/v1/revision.proto"),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

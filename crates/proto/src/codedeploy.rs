@@ -3,6 +3,7 @@
 
 use crate::common::v1 as common;
 use crate::registry::v1 as registry;
+use crate::revision::v1 as revision;
 
 /// An enum with a CodeDeploy string value for every variant but `Unspecified`.
 pub trait CodeDeployName: Sized + Copy {
@@ -87,6 +88,11 @@ codedeploy_names! {
     }
     registry::OutdatedInstancesStrategy { Update => "UPDATE", Ignore => "IGNORE" }
     registry::RegistrationStatus { Registered => "Registered", Deregistered => "Deregistered" }
+    revision::ApplicationRevisionSortBy {
+        RegisterTime => "registerTime", FirstUsedTime => "firstUsedTime", LastUsedTime => "lastUsedTime",
+    }
+    revision::SortOrder { Ascending => "ascending", Descending => "descending" }
+    revision::ListStateFilterAction { Include => "include", Exclude => "exclude", Ignore => "ignore" }
 }
 
 #[cfg(test)]
@@ -122,6 +128,9 @@ mod tests {
         round_trips::<registry::GreenFleetProvisioningAction>();
         round_trips::<registry::OutdatedInstancesStrategy>();
         round_trips::<registry::RegistrationStatus>();
+        round_trips::<revision::ApplicationRevisionSortBy>();
+        round_trips::<revision::SortOrder>();
+        round_trips::<revision::ListStateFilterAction>();
     }
 
     #[test]

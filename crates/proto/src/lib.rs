@@ -25,3 +25,12 @@ pub mod registry {
         pub const SERVICE_NAME: &str = "ferry.registry.v1.RegistryService";
     }
 }
+
+pub mod revision {
+    pub mod v1 {
+        tonic::include_proto!("ferry.revision.v1");
+
+        /// The fully qualified gRPC service name, as reflection and health list it.
+        pub const SERVICE_NAME: &str = "ferry.revision.v1.RevisionService";
+    }
+}

@@ -42,6 +42,23 @@ use crate::store::{begin_write, internal, is_unique_violation};
 use crate::tag_filters::InstanceSelector;
 
 impl Registry {
+    /// A group and its application, by name, read outside any transaction.
+    async fn group_by_names(
+        &self,
+        application: &str,
+        group: &str,
+    ) -> Result<(application::Model, deployment_group::Model), ApiError> {
+        names::check(NameKind::Application, application)?;
+        names::check(NameKind::DeploymentGroup, group)?;
+        let app = self.application_by_name(&self.db, application).await?;
+        let row = group_query(&app.id, group)
+            .one(&self.db)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| does_not_exist(&app.name, group))?;
+        Ok((app, row))
+    }
+
     /// Creates a group and its tags in one transaction.
     pub async fn create_deployment_group(
         &self,
@@ -91,16 +108,9 @@ impl Registry {
         &self,
         req: pb::GetDeploymentGroupRequest,
     ) -> Result<pb::GetDeploymentGroupResponse, ApiError> {
-        names::check(NameKind::Application, &req.application_name)?;
-        names::check(NameKind::DeploymentGroup, &req.deployment_group_name)?;
-        let app = self
-            .application_by_name(&self.db, &req.application_name)
+        let (app, row) = self
+            .group_by_names(&req.application_name, &req.deployment_group_name)
             .await?;
-        let row = group_query(&app.id, &req.deployment_group_name)
-            .one(&self.db)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| does_not_exist(&app.name, &req.deployment_group_name))?;
         Ok(pb::GetDeploymentGroupResponse {
             deployment_group_info: Some(info(&app.name, row)?),
         })
@@ -276,16 +286,9 @@ impl Registry {
         &self,
         req: pb::ListDeploymentGroupInstancesRequest,
     ) -> Result<pb::ListDeploymentGroupInstancesResponse, ApiError> {
-        names::check(NameKind::Application, &req.application_name)?;
-        names::check(NameKind::DeploymentGroup, &req.deployment_group_name)?;
-        let app = self
-            .application_by_name(&self.db, &req.application_name)
+        let (_, row) = self
+            .group_by_names(&req.application_name, &req.deployment_group_name)
             .await?;
-        let row = group_query(&app.id, &req.deployment_group_name)
-            .one(&self.db)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| does_not_exist(&app.name, &req.deployment_group_name))?;
         let spec = GroupSpec::from_json(&row.spec)?;
         let selector = if !spec.on_premises_tag_set.is_empty() {
             InstanceSelector::AllGroups(

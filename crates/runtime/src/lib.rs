@@ -65,6 +65,7 @@
 
 pub mod config;
 pub mod error;
+pub mod pagination;
 pub mod server;
 pub mod telemetry;
 

@@ -13,10 +13,10 @@ use ferry_runtime::error::{ApiError, Exception};
 use crate::Registry;
 use crate::convert::{compute_platform, new_id, platform_from_name, platform_name, timestamp};
 use crate::names::{self, NameKind};
-use crate::pagination;
 use crate::resource_tags::{self, Kind};
 use crate::store::entities::{application, deployment_group};
 use crate::store::{begin_write, internal, is_unique_violation};
+use ferry_runtime::pagination;
 
 fn already_exists(name: &str) -> ApiError {
     ApiError::new(

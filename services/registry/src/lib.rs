@@ -15,7 +15,6 @@ mod deployment_groups;
 mod grpc;
 mod instances;
 mod names;
-mod pagination;
 mod resource_tags;
 mod serve;
 pub mod store;

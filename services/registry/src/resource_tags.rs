@@ -245,7 +245,7 @@ impl Registry {
         let (kind, id) = self.resource_id(&self.db, &req.resource_arn).await?;
         // A resource carries at most 50 tags, so one page always holds them all; a token is
         // still checked so that a bad one is reported as CodeDeploy does.
-        crate::pagination::decode(&format!("tags:{}", req.resource_arn), &req.next_token)?;
+        ferry_runtime::pagination::decode(&format!("tags:{}", req.resource_arn), &req.next_token)?;
         let tags = resource_tag::Entity::find()
             .filter(resource_tag::Column::ResourceKind.eq(kind.as_str()))
             .filter(resource_tag::Column::ResourceId.eq(id))

@@ -22,10 +22,10 @@ use ferry_runtime::error::{ApiError, Exception};
 use crate::Registry;
 use crate::convert::{compute_platform, new_id, platform_name};
 use crate::names::{self, NameKind};
-use crate::pagination;
 use crate::resource_tags::{self, Kind};
 use crate::store::entities::{deployment_config, deployment_group};
 use crate::store::{begin_write, internal, is_unique_violation};
+use ferry_runtime::pagination;
 
 fn does_not_exist(name: &str) -> ApiError {
     ApiError::new(

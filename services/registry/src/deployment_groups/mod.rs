@@ -35,11 +35,11 @@ use crate::Registry;
 use crate::convert::{new_id, platform_from_name, platform_name};
 use crate::deployment_configs::{hold_for_group, predefined};
 use crate::names::{self, NameKind};
-use crate::pagination;
 use crate::resource_tags::{self, Kind};
 use crate::store::entities::{application, deployment_group};
 use crate::store::{begin_write, internal, is_unique_violation};
 use crate::tag_filters::InstanceSelector;
+use ferry_runtime::pagination;
 
 impl Registry {
     /// A group and its application, by name, read outside any transaction.

@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 use ferry_runtime::error::{ApiError, Exception};
 
 use crate::Registry;
-use crate::pagination;
 use crate::store::entities::{instance, instance_tag};
 use crate::store::internal;
+use ferry_runtime::pagination;
 
 /// Most tag filters one listing takes (an instance carries at most 50 tags).
 const MAX_FILTERS: usize = super::tags::MAX_TAGS;

@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
-use ferry_runtime::error::{ApiError, Exception};
+use crate::error::{ApiError, Exception};
 
 /// Names per page when the caller does not say.
 pub const DEFAULT_PAGE_SIZE: usize = 100;

@@ -11,8 +11,12 @@ use std::time::Duration;
 use ferry_proto::registry::v1::CreateApplicationRequest;
 use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ferry_tests::{Service, binary};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::TcpListenerStream;
@@ -50,20 +54,36 @@ async fn spans_are_exported_over_otlp_as_children_of_the_callers_trace() {
     command
         .args(["--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
-        .env("FERRY_TELEMETRY__OTLP_ENDPOINT", format!("http://{collector}"));
+        .env(
+            "FERRY_TELEMETRY__OTLP_ENDPOINT",
+            format!("http://{collector}"),
+        );
     let mut registry = Service::start(command);
     let addr = registry.wait_for_address();
 
-    let channel = Channel::from_shared(format!("http://{addr}")).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let mut client = RegistryServiceClient::new(channel);
-    let mut request = tonic::Request::new(CreateApplicationRequest { application_name: "traced".into(), ..Default::default() });
-    request.metadata_mut().insert("traceparent", format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01").parse().unwrap());
+    let mut request = tonic::Request::new(CreateApplicationRequest {
+        application_name: "traced".into(),
+        ..Default::default()
+    });
+    request.metadata_mut().insert(
+        "traceparent",
+        format!("00-{TRACE_ID}-{PARENT_SPAN_ID}-01")
+            .parse()
+            .unwrap(),
+    );
     client.create_application(request).await.unwrap();
 
     // Stopping flushes the batch exporter, so the spans arrive without waiting on its timer.
     assert!(registry.terminate(Duration::from_secs(15)).await.success());
     let mut joined = None;
-    while let Ok(Some(export)) = tokio::time::timeout(Duration::from_secs(10), exports.recv()).await {
+    while let Ok(Some(export)) = tokio::time::timeout(Duration::from_secs(10), exports.recv()).await
+    {
         for resource_spans in export.resource_spans {
             let service_name = resource_spans
                 .resource
@@ -81,7 +101,8 @@ async fn spans_are_exported_over_otlp_as_children_of_the_callers_trace() {
             break;
         }
     }
-    let (span, service) = joined.expect("a span of the caller's trace, parented on the caller's span");
+    let (span, service) =
+        joined.expect("a span of the caller's trace, parented on the caller's span");
     assert!(!span.is_empty());
     assert_eq!(service, Some(Value::StringValue("ferry-registry".into())));
 }

@@ -27,6 +27,8 @@ pub mod registry {
 }
 
 pub mod revision {
+    // `ValidateAppSpecRequest.source` is a oneof of a string and a whole RevisionLocation.
+    #[allow(clippy::large_enum_variant)]
     pub mod v1 {
         tonic::include_proto!("ferry.revision.v1");
 

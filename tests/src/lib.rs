@@ -10,6 +10,40 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// A connected channel to a service's address.
+pub async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
+    tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("an http uri")
+        .connect()
+        .await
+        .expect("connect")
+}
+
+/// Polls grpc.health.v1 until `service` ("" for the whole server) is SERVING, or fails after
+/// 30 s.
+pub async fn wait_serving(channel: tonic::transport::Channel, service: &str) {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .map(|r| r.into_inner().status);
+        if matches!(status, Ok(s) if s == ServingStatus::Serving as i32) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{service:?} never became SERVING: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// The directory cargo put the workspace's binaries in (`target/debug` for `cargo test`).
 pub fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("FERRY_BIN_DIR") {

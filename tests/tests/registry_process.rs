@@ -6,48 +6,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ferry_proto::registry::v1::{CreateApplicationRequest, GetApplicationRequest};
-use ferry_tests::{Service, binary};
+use ferry_tests::{Service, binary, channel, wait_serving};
 use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 use tonic_reflection::pb::{v1, v1alpha};
 
 const REGISTRY: &str = "ferry.registry.v1.RegistryService";
-
-async fn channel(addr: std::net::SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connect")
-}
-
-/// Polls grpc.health.v1 until `service` is SERVING, or fails after the deadline.
-async fn wait_serving(channel: Channel, service: &str) {
-    let mut health = HealthClient::new(channel);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = health
-            .check(HealthCheckRequest {
-                service: service.into(),
-            })
-            .await
-            .map(|r| r.into_inner().status);
-        if matches!(status, Ok(s) if s == ServingStatus::Serving as i32) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{service:?} never became SERVING: {status:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn reflection_v1_services(channel: Channel) -> Vec<String> {
     use v1::server_reflection_request::MessageRequest;

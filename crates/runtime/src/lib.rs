@@ -67,6 +67,7 @@ pub mod config;
 pub mod error;
 pub mod pagination;
 pub mod server;
+pub mod service;
 pub mod telemetry;
 
 pub use error::{ApiError, Exception};

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use ferry_runtime::config::{LogConfig, ServerConfig, TelemetryConfig, Validate};
+use ferry_runtime::service::ServiceConfig;
 
 use crate::arn::ArnConfig;
 
@@ -69,5 +70,14 @@ impl Validate for RegistryConfig {
             }
         }
         Ok(())
+    }
+}
+
+impl ServiceConfig for RegistryConfig {
+    fn log(&self) -> &LogConfig {
+        &self.log
+    }
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
     }
 }

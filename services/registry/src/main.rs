@@ -5,8 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use ferry_registry::RegistryConfig;
-use ferry_runtime::config::{self, CommonArgs};
-use ferry_runtime::telemetry;
+use ferry_runtime::config::CommonArgs;
 
 /// ferry's registry: applications, deployment groups, deployment configurations and
 /// on-premises instances, over gRPC.
@@ -20,40 +19,10 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    let config: RegistryConfig = match args.common.load() {
-        Ok(config) => config,
-        Err(err) => {
-            eprintln!("ferry-registry: {err}");
-            return ExitCode::from(2);
-        }
-    };
-    if args.common.dump_config {
-        return match config::dump(&config) {
-            Ok(yaml) => {
-                print!("{yaml}");
-                ExitCode::SUCCESS
-            }
-            Err(err) => {
-                eprintln!("ferry-registry: {err}");
-                ExitCode::from(2)
-            }
-        };
-    }
-    let telemetry = match telemetry::init("ferry-registry", &config.log, &config.telemetry) {
-        Ok(guard) => guard,
-        Err(err) => {
-            eprintln!("ferry-registry: {err:#}");
-            return ExitCode::from(2);
-        }
-    };
-    let result = ferry_registry::serve(config).await;
-    if let Err(err) = &result {
-        tracing::error!(error = format!("{err:#}"), "ferry-registry stopped");
-    }
-    telemetry.shutdown();
-    if result.is_ok() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    ferry_runtime::service::run::<RegistryConfig, _, _>(
+        "ferry-registry",
+        &args.common,
+        ferry_registry::serve,
+    )
+    .await
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use ferry_runtime::config::{LogConfig, ServerConfig, TelemetryConfig, Validate};
+use ferry_runtime::service::ServiceConfig;
 
 use crate::fetch::{FetchConfig, S3Config};
 
@@ -146,5 +147,14 @@ impl Validate for RevisionsConfig {
             return Err("limits.max_bundle_bytes must be at least 1".to_owned());
         }
         Ok(())
+    }
+}
+
+impl ServiceConfig for RevisionsConfig {
+    fn log(&self) -> &LogConfig {
+        &self.log
+    }
+    fn telemetry(&self) -> &TelemetryConfig {
+        &self.telemetry
     }
 }

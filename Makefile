@@ -5,7 +5,7 @@
 #                the Python black-box tests (tests/python) and the grpcurl smoke test
 #   make lint    rustfmt check, clippy with -D warnings, buf lint
 #   make tools   scripts/install-tools.sh: Python venv (.venv), grpcurl, buf, PostgreSQL, Redis
-#   make bench   cargo bench -p ferry-registry --bench registry
+#   make bench   the registry and DownloadBundle benchmarks
 #
 # `make test TOOLS=` skips the tools step (when they are already installed and running).
 
@@ -94,10 +94,11 @@ smoke:
 ci: lint test
 
 # ------------------------------------------------------------------------------------------
-# Benchmarks (placeholder until services/registry/benches/registry.rs exists)
+# Benchmarks: each prints a table (figures and what limits them: BENCHMARKS.md).
 
 bench:
 	$(CARGO) bench -p ferry-registry --bench registry
+	$(CARGO) bench -p ferry-revisions --bench download
 
 clean-python:
 	rm -rf $(ROOT)/tests/python/_gen

@@ -3,7 +3,6 @@
 
 use ferry_proto::common::v1::{Tag, TagFilter, TagFilterType};
 use ferry_proto::registry::v1 as pb;
-use sea_orm::{ConnectionTrait, Database};
 
 use super::registered_matching;
 use crate::tag_filters::InstanceSelector;
@@ -17,19 +16,7 @@ async fn open(postgres: bool) -> (Registry, tempfile::TempDir) {
         ..RegistryConfig::default()
     };
     if postgres {
-        let admin_url = std::env::var("FERRY_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        let admin = Database::connect(&admin_url).await.unwrap();
-        let name = format!("ferry_test_{}", uuid::Uuid::new_v4().simple());
-        admin
-            .execute_unprepared(&format!("CREATE DATABASE {name}"))
-            .await
-            .unwrap();
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(base, _)| base.to_owned())
-            .unwrap();
-        config.database_url = Some(format!("{base}/{name}"));
+        config.database_url = Some(ferry_store::testing::fresh_postgres().await);
     }
     (Registry::open(&config).await.unwrap(), dir)
 }

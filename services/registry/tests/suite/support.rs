@@ -5,19 +5,11 @@ use std::net::SocketAddr;
 use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ferry_proto::registry::v1::registry_service_server::RegistryServiceServer;
 use ferry_registry::{Registry, RegistryApi, RegistryConfig};
-use sea_orm::{ConnectionTrait, Database};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Channel;
 
 pub use ferry_runtime::error::error_reason;
-
-/// The PostgreSQL server the suite creates its databases on; the machine's local one unless
-/// `FERRY_TEST_POSTGRES_URL` says otherwise. A PostgreSQL test fails, never skips, when it is down.
-fn postgres_admin_url() -> String {
-    std::env::var("FERRY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
@@ -43,7 +35,7 @@ impl TestRegistry {
             ..RegistryConfig::default()
         };
         if let Backend::Postgres = backend {
-            config.database_url = Some(fresh_postgres().await);
+            config.database_url = Some(ferry_store::testing::fresh_postgres().await);
         }
         Self::start_with(config, dir).await
     }
@@ -99,58 +91,6 @@ impl Drop for TestRegistry {
     fn drop(&mut self) {
         self._server.abort();
     }
-}
-
-/// Creates an empty PostgreSQL database with a unique name and returns its URL. The name
-/// carries this process's id, so databases left by test processes that have exited are
-/// dropped here (tests run in parallel processes, so a live process's databases are kept).
-async fn fresh_postgres() -> String {
-    let admin_url = postgres_admin_url();
-    let admin = Database::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("postgres at {admin_url}: {e}"));
-    sweep_stale_databases(&admin).await;
-    let name = format!(
-        "ferry_test_{}_{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    );
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(base, _)| base.to_owned())
-        .unwrap_or(admin_url);
-    format!("{base}/{name}")
-}
-
-async fn sweep_stale_databases(admin: &sea_orm::DatabaseConnection) {
-    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    SWEPT
-        .get_or_init(|| async {
-            let rows = admin
-                .query_all_raw(sea_orm::Statement::from_string(
-                    admin.get_database_backend(),
-                    "SELECT datname FROM pg_database WHERE datname LIKE 'ferry\\_test\\_%'",
-                ))
-                .await
-                .unwrap_or_default();
-            for row in rows {
-                let Ok(name) = row.try_get::<String>("", "datname") else {
-                    continue;
-                };
-                let pid = name.split('_').nth(2).unwrap_or_default();
-                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                    // Another process may be sweeping the same database: either drop wins.
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            }
-        })
-        .await;
 }
 
 /// Asserts that a call failed with this gRPC code and CodeDeploy exception name.

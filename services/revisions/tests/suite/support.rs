@@ -11,18 +11,12 @@ use ferry_proto::registry::v1::registry_service_server::RegistryServiceServer;
 use ferry_proto::revision::v1::revision_service_client::RevisionServiceClient;
 use ferry_registry::{Registry, RegistryApi, RegistryConfig};
 use ferry_revisions::{Revisions, RevisionsConfig};
-use sea_orm::{ConnectionTrait, Database};
 use tokio::net::TcpListener;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::service::Routes;
 use tonic::transport::{Channel, Server};
 
 pub use ferry_runtime::error::error_reason;
-
-fn postgres_admin_url() -> String {
-    std::env::var("FERRY_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
 
 #[derive(Clone, Copy, Debug)]
 pub enum Backend {
@@ -81,7 +75,7 @@ impl Env {
         let dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(fresh_postgres().await),
+            Backend::Postgres => Some(ferry_store::testing::fresh_postgres().await),
         };
         let registry_config = RegistryConfig {
             data_dir: dir.path().join("registry"),
@@ -204,56 +198,6 @@ impl Drop for Moto {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Creates an empty PostgreSQL database with a unique name and returns its URL; databases of
-/// test processes that have exited are dropped on the way.
-async fn fresh_postgres() -> String {
-    let admin_url = postgres_admin_url();
-    let admin = Database::connect(&admin_url)
-        .await
-        .unwrap_or_else(|e| panic!("postgres at {admin_url}: {e}"));
-    sweep_stale_databases(&admin).await;
-    let name = format!(
-        "ferry_test_{}_{}",
-        std::process::id(),
-        uuid::Uuid::new_v4().simple()
-    );
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create database");
-    let base = admin_url
-        .rsplit_once('/')
-        .map(|(base, _)| base.to_owned())
-        .unwrap_or(admin_url);
-    format!("{base}/{name}")
-}
-
-async fn sweep_stale_databases(admin: &sea_orm::DatabaseConnection) {
-    static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
-    SWEPT
-        .get_or_init(|| async {
-            let rows = admin
-                .query_all_raw(sea_orm::Statement::from_string(
-                    admin.get_database_backend(),
-                    "SELECT datname FROM pg_database WHERE datname LIKE 'ferry\\_test\\_%'",
-                ))
-                .await
-                .unwrap_or_default();
-            for row in rows {
-                let Ok(name) = row.try_get::<String>("", "datname") else {
-                    continue;
-                };
-                let pid = name.split('_').nth(2).unwrap_or_default();
-                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                    let _ = admin
-                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                        .await;
-                }
-            }
-        })
-        .await;
 }
 
 /// Asserts that a call failed with this gRPC code and CodeDeploy exception name.

@@ -10,6 +10,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("ferry.common.v1", "ferry/common/v1/common.proto"),
     ("ferry.registry.v1", "ferry/registry/v1/registry.proto"),
     ("ferry.revision.v1", "ferry/revision/v1/revision.proto"),
+    ("ferry.agent.v1", "ferry/agent/v1/agent.proto"),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

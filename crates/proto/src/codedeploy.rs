@@ -51,6 +51,16 @@ codedeploy_names! {
         Bitbucket => "Bitbucket", Git => "Git", Uploaded => "Uploaded",
     }
     common::BundleType { Tar => "tar", Tgz => "tgz", Zip => "zip", Yaml => "YAML", Json => "JSON" }
+    common::FileExistsBehavior { Disallow => "DISALLOW", Overwrite => "OVERWRITE", Retain => "RETAIN" }
+    common::LifecycleEventStatus {
+        Pending => "Pending", InProgress => "InProgress", Succeeded => "Succeeded",
+        Failed => "Failed", Skipped => "Skipped", Unknown => "Unknown",
+    }
+    common::LifecycleErrorCode {
+        Success => "Success", ScriptMissing => "ScriptMissing",
+        ScriptNotExecutable => "ScriptNotExecutable", ScriptTimedOut => "ScriptTimedOut",
+        ScriptFailed => "ScriptFailed", UnknownError => "UnknownError",
+    }
     registry::MinimumHealthyHostsType {
         HostCount => "HOST_COUNT", FleetPercent => "FLEET_PERCENT",
         MostConcurrency => "MOST_CONCURRENCY",
@@ -116,6 +126,9 @@ mod tests {
         round_trips::<common::DeploymentStatus>();
         round_trips::<common::RevisionLocationType>();
         round_trips::<common::BundleType>();
+        round_trips::<common::FileExistsBehavior>();
+        round_trips::<common::LifecycleEventStatus>();
+        round_trips::<common::LifecycleErrorCode>();
         round_trips::<registry::MinimumHealthyHostsType>();
         round_trips::<registry::MinimumHealthyHostsPerZoneType>();
         round_trips::<registry::TrafficRoutingType>();

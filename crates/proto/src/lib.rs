@@ -36,3 +36,15 @@ pub mod revision {
         pub const SERVICE_NAME: &str = "ferry.revision.v1.RevisionService";
     }
 }
+
+pub mod agent {
+    // Generated code: a oneof of whole messages (a Command carries a revision) is large, and
+    // boxing it would change every caller's construction for no measurable gain.
+    #[allow(clippy::large_enum_variant)]
+    pub mod v1 {
+        tonic::include_proto!("ferry.agent.v1");
+
+        /// The fully qualified gRPC service name, as reflection and health list it.
+        pub const SERVICE_NAME: &str = "ferry.agent.v1.AgentService";
+    }
+}

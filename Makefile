@@ -5,7 +5,7 @@
 #                the Python black-box tests (tests/python) and the grpcurl smoke test
 #   make lint    rustfmt check, clippy with -D warnings, buf lint
 #   make tools   scripts/install-tools.sh: Python venv (.venv), grpcurl, buf, PostgreSQL, Redis
-#   make bench   the registry and DownloadBundle benchmarks
+#   make bench   the registry, DownloadBundle and agent benchmarks
 #
 # `make test TOOLS=` skips the tools step (when they are already installed and running).
 
@@ -34,7 +34,7 @@ NEXTEST_ARGS ?= --no-fail-fast --no-tests=warn
 CARGO_TEST_ARGS ?= --no-fail-fast
 PYTEST_ARGS ?=
 
-.PHONY: all tools lint fmt-check clippy buf-lint single-versions build test test-rust test-python smoke bench ci clean-python
+.PHONY: all tools lint fmt-check clippy buf-lint single-versions build test test-rust test-python smoke bench agent-dist ci clean-python
 
 all: test
 
@@ -99,6 +99,15 @@ ci: lint test
 bench:
 	$(CARGO) bench -p ferry-registry --bench registry
 	$(CARGO) bench -p ferry-revisions --bench download
+	$(CARGO) bench -p ferry-agent --bench agent
+
+# ------------------------------------------------------------------------------------------
+# The agent as shipped: one stripped, statically linked binary (glibc's crt-static; see
+# services/agent/README.md for what that means for DNS) at
+# target/x86_64-unknown-linux-gnu/dist/ferry-agent.
+
+agent-dist:
+	RUSTFLAGS="-C target-feature=+crt-static" $(CARGO) build --profile dist -p ferry-agent --target x86_64-unknown-linux-gnu
 
 clean-python:
 	rm -rf $(ROOT)/tests/python/_gen

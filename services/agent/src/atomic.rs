@@ -1,8 +1,9 @@
 //! Files that are either wholly old or wholly new after a crash: write a sibling temporary
 //! file, fsync it, rename it over the target, fsync the directory.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 /// Replaces `path` with `bytes` atomically; creates the parent directory if needed.
@@ -20,7 +21,12 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         uuid::Uuid::new_v4().simple()
     ));
     let result = (|| {
-        let mut file = File::create(&tmp)?;
+        // Records hold log tails and install lists: the agent's user only.
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         fs::rename(&tmp, path)?;

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use ferry_runtime::config::{LogConfig, TelemetryConfig, Validate};
 
+use crate::redact::RedactConfig;
+
 /// Where the orchestrator answers when nothing says otherwise.
 pub const DEFAULT_ORCHESTRATOR_ENDPOINT: &str = "http://127.0.0.1:50053";
 /// CodeDeploy's default number of revisions kept per deployment group.
@@ -34,6 +36,8 @@ pub struct AgentConfig {
     pub log_rotation: LogRotation,
     pub tls: TlsConfig,
     pub reconnect: ReconnectConfig,
+    /// Secrets masked in hook output before it is logged or sent.
+    pub redact: RedactConfig,
     pub log: LogConfig,
     pub telemetry: TelemetryConfig,
 }
@@ -51,6 +55,7 @@ impl Default for AgentConfig {
             log_rotation: LogRotation::default(),
             tls: TlsConfig::default(),
             reconnect: ReconnectConfig::default(),
+            redact: RedactConfig::default(),
             log: LogConfig::default(),
             telemetry: TelemetryConfig::default(),
         }
@@ -110,6 +115,7 @@ impl Validate for AgentConfig {
     fn validate(&self) -> Result<(), String> {
         self.log.validate()?;
         self.telemetry.validate()?;
+        self.redact.validate()?;
         if !(self.orchestrator_endpoint.starts_with("http://")
             || self.orchestrator_endpoint.starts_with("https://"))
         {

@@ -15,6 +15,7 @@ pub mod local;
 pub mod logs;
 pub mod outcome;
 pub mod output;
+pub mod redact;
 pub mod revision_env;
 pub mod session;
 pub mod users;

@@ -24,6 +24,7 @@ use crate::layout::{DeploymentRoot, InstallRecord, check_id};
 use crate::logs::{DeploymentLog, Tail, Tee};
 use crate::outcome::Failure;
 use crate::output::OutputSink;
+use crate::redact::{Redacting, Redactor};
 use crate::revision_env::bundle_env;
 use crate::users::Accounts;
 
@@ -73,6 +74,8 @@ pub struct Host {
     pub runner: Runner,
     /// For remote revisions; `ferry-agent local` has none.
     pub downloader: Option<Downloader>,
+    /// Applied to every output line before any sink sees it.
+    pub redactor: Redactor,
 }
 
 /// The scripts an event would run, and where.
@@ -97,6 +100,7 @@ impl Host {
             runner: Runner::new(accounts.clone()),
             accounts,
             downloader,
+            redactor: Redactor::new(&config.redact),
         }
     }
 
@@ -115,7 +119,11 @@ impl Host {
                 let log = self.open_log(deployment);
                 log.event(event);
                 let tee = Tee(vec![sink, &log, &tail]);
-                self.dispatch(deployment, event, &tee, cancel).await
+                let redacting = Redacting {
+                    redactor: &self.redactor,
+                    inner: &tee,
+                };
+                self.dispatch(deployment, event, &redacting, cancel).await
             }
             Err(failure) => Err(failure),
         };

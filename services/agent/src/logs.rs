@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -26,7 +27,7 @@ impl RotatingFile {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        let file = open_private(&path)?;
         let size = file.metadata()?.len();
         Ok(Self {
             path,
@@ -59,13 +60,19 @@ impl RotatingFile {
             }
             fs::rename(&self.path, rotated(&self.path, 1))?;
         }
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = open_private(&self.path)?;
         self.size = 0;
         Ok(())
     }
+}
+
+/// Hook output can hold what redaction missed: only the agent's user reads the logs.
+fn open_private(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
 }
 
 fn rotated(path: &Path, n: u32) -> PathBuf {

@@ -280,3 +280,29 @@ async fn a_hostile_deployment_id_is_refused_before_touching_the_disk() {
     assert!(failure.message.contains("not a valid id"), "{failure}");
     assert!(!fixture.dir.path().join("escape").exists());
 }
+
+#[tokio::test]
+async fn secrets_in_hook_output_are_masked_everywhere() {
+    let fixture = Fixture::new(5);
+    let spec = "version: 0.0\nos: linux\nhooks:\n  BeforeInstall:\n    - location: leak.sh\n";
+    let script = "#!/bin/sh\necho \"connecting with DB_PASSWORD=hunter2\"\necho token: abc.def >&2\nexit 1\n";
+    let src = fixture.revision("v1", spec, &[("leak.sh", script)]);
+    let (event, failure) = fixture
+        .deploy(&fixture.deployment("d-1", &src, FileExistsBehavior::Disallow))
+        .await
+        .unwrap_err();
+    assert_eq!(event, "BeforeInstall");
+    assert_eq!(failure.code, ErrorCode::ScriptFailed);
+    let log_path = fixture.dir.path().join("root/g-1/d-1/logs/scripts.log");
+    let log = fs::read_to_string(&log_path).unwrap();
+    assert!(log.contains("DB_PASSWORD=****"), "{log}");
+    assert!(log.contains("token: ****"), "{log}");
+    assert!(
+        !log.contains("hunter2") && !log.contains("abc.def"),
+        "{log}"
+    );
+    assert_eq!(
+        fs::metadata(&log_path).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+}

@@ -368,6 +368,39 @@ async fn a_refused_session_is_retried() {
     agent.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_silent_server_is_left_and_the_agent_reconnects() {
+    let mut server = Server::start_silent().await;
+    let agent = TestAgent::start(&server.endpoint);
+    let mut first = server.accept().await;
+    first.handshake_with(1, 2).await;
+    // The test still holds the first session open: only the agent's heartbeat timeout can
+    // have ended it, or no second session would come.
+    let mut second = server.accept().await;
+    second.handshake_with(1, 2).await;
+    drop(first);
+    agent.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_command_past_its_deadline_is_stopped() {
+    let mut server = Server::start().await;
+    let revision = server.upload(&bundle()).await;
+    let agent = TestAgent::start(&server.endpoint);
+    let mut side = server.accept().await;
+    side.handshake().await;
+    prepare(&mut side, &revision).await;
+    let mut start = command("c-start", "d-1", "ApplicationStart", &revision);
+    start.deadline =
+        Some((std::time::SystemTime::now() + std::time::Duration::from_secs(1)).into());
+    side.send(session_response::Message::Command(start));
+    let result = side.result_of("c-start").await;
+    assert_eq!(status(&result), LifecycleEventStatus::Failed);
+    let message = result.diagnostics.unwrap().message;
+    assert!(message.contains("deadline"), "{message}");
+    agent.shutdown().await;
+}
+
 fn alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // A zombie is dead, only not yet reaped.

@@ -176,7 +176,13 @@ impl Inner {
                 .map_err(|e| Ok(format!("{e:#}")))?
                 .connect()
                 .await
-                .map_err(|e| Ok(format!("cannot connect to {}: {e}", self.endpoint)))?;
+                .map_err(|e| {
+                    Ok(format!(
+                        "cannot connect to {}: {}",
+                        self.endpoint,
+                        chain(&e)
+                    ))
+                })?;
             let (sender, receiver) = mpsc::channel(OUTBOUND_QUEUE);
             let hello = self.hello();
             let in_hello = reported_ids(&hello);
@@ -425,6 +431,18 @@ fn result_message(command_id: &str, result: &StoredResult) -> SessionRequest {
             command_id, result,
         ))),
     }
+}
+
+/// An error with its causes: tonic's transport errors say only "transport error" at the top.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// The command ids whose results a Hello carries.

@@ -36,6 +36,8 @@ pub struct ServerSide {
 
 struct Scripted {
     sessions: mpsc::UnboundedSender<ServerSide>,
+    /// Whether the server side sends heartbeats (a hung server does not).
+    heartbeats: bool,
 }
 
 #[tonic::async_trait]
@@ -50,7 +52,11 @@ impl AgentService for Scripted {
         // The server's heartbeats, as the orchestrator sends them, for as long as the test
         // holds this session (a weak sender does not keep the stream open).
         let weak = responses.downgrade();
+        let heartbeats = self.heartbeats;
         tokio::spawn(async move {
+            if !heartbeats {
+                return;
+            }
             let mut sequence = 0;
             loop {
                 tokio::time::sleep(Duration::from_millis(500)).await;
@@ -85,6 +91,15 @@ pub struct Server {
 
 impl Server {
     pub async fn start() -> Self {
+        Self::start_with(true).await
+    }
+
+    /// A server that accepts sessions but never sends a heartbeat, as a hung one would.
+    pub async fn start_silent() -> Self {
+        Self::start_with(false).await
+    }
+
+    async fn start_with(heartbeats: bool) -> Self {
         let data = tempfile::tempdir().unwrap();
         let config = RevisionsConfig {
             data_dir: data.path().to_owned(),
@@ -101,6 +116,7 @@ impl Server {
             tonic::transport::Server::builder()
                 .add_service(AgentServiceServer::new(Scripted {
                     sessions: sessions_tx,
+                    heartbeats,
                 }))
                 .add_service(revisions.service())
                 .serve_with_incoming_shutdown(
@@ -186,13 +202,22 @@ impl ServerSide {
 
     /// Reads the Hello and answers with a Welcome.
     pub async fn handshake(&mut self) -> ferry_proto::agent::v1::Hello {
+        self.handshake_with(1, 5).await
+    }
+
+    /// Reads the Hello and answers with a Welcome with these heartbeat settings.
+    pub async fn handshake_with(
+        &mut self,
+        interval_seconds: u32,
+        timeout_seconds: u32,
+    ) -> ferry_proto::agent::v1::Hello {
         let session_request::Message::Hello(hello) = self.next().await else {
             panic!("the agent starts with a hello");
         };
         self.send(session_response::Message::Welcome(Welcome {
             session_id: uuid_like(),
-            heartbeat_interval_seconds: 1,
-            heartbeat_timeout_seconds: 5,
+            heartbeat_interval_seconds: interval_seconds,
+            heartbeat_timeout_seconds: timeout_seconds,
         }));
         hello
     }

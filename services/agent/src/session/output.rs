@@ -14,10 +14,13 @@ use tokio::sync::Notify;
 use super::link::Link;
 use crate::output::{OutputSink, Stream};
 
-/// Lines held for sending, at most; beyond this they are dropped.
+/// Lines (and bytes of text) held for sending, at most; beyond this they are dropped.
 const MAX_BUFFERED_LINES: usize = 2048;
-/// A batch is sent at this size without waiting for the flush interval.
+const MAX_BUFFERED_BYTES: usize = 4 << 20;
+/// A batch is sent at this size without waiting for the flush interval. The byte bound keeps
+/// each message well under gRPC's default 4 MiB limit (a line can be 16 KiB).
 const BATCH_LINES: usize = 256;
+const BATCH_BYTES: usize = 1 << 20;
 const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
 
 struct Buffered {
@@ -30,6 +33,8 @@ struct Buffered {
 struct State {
     next_sequence: u64,
     lines: Vec<Buffered>,
+    /// Bytes of text in `lines`.
+    bytes: usize,
     dropped: u64,
     closed: bool,
 }
@@ -89,11 +94,14 @@ impl LiveOutput {
         let mut start = 0;
         while start < lines.len() {
             let mut end = start + 1;
+            let mut bytes = lines[start].line.text.len();
             while end < lines.len()
                 && lines[end].sequence == lines[end - 1].sequence + 1
                 && lines[end].script == lines[start].script
                 && end - start < BATCH_LINES
+                && bytes + lines[end].line.text.len() <= BATCH_BYTES
             {
+                bytes += lines[end].line.text.len();
                 end += 1;
             }
             let batch = HookOutput {
@@ -124,10 +132,12 @@ impl OutputSink for LiveOutput {
         let mut state = self.state();
         let sequence = state.next_sequence;
         state.next_sequence += 1;
-        if state.lines.len() >= MAX_BUFFERED_LINES {
+        if state.lines.len() >= MAX_BUFFERED_LINES || state.bytes + text.len() > MAX_BUFFERED_BYTES
+        {
             state.dropped += 1;
             return;
         }
+        state.bytes += text.len();
         state.lines.push(Buffered {
             sequence,
             script: script.to_owned(),
@@ -140,8 +150,57 @@ impl OutputSink for LiveOutput {
                 time: Some(prost_types::Timestamp::from(SystemTime::now())),
             },
         });
-        if state.lines.len() >= BATCH_LINES {
+        if state.lines.len() >= BATCH_LINES || state.bytes >= BATCH_BYTES {
             self.wake.notify_one();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_proto::agent::v1::session_request::Message;
+
+    fn collect(receiver: &mut tokio::sync::mpsc::Receiver<SessionRequest>) -> Vec<HookOutput> {
+        let mut out = Vec::new();
+        while let Ok(message) = receiver.try_recv() {
+            if let Some(Message::Output(output)) = message.message {
+                out.push(output);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn batches_are_contiguous_bounded_and_count_what_was_dropped() {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel(1024);
+        let link = Link::default();
+        let live = LiveOutput::new("c-1");
+        // No stream yet: everything flushed now is dropped and counted.
+        live.line("a.sh", Stream::Stdout, "lost");
+        live.flush(&link);
+        link.attach(sender);
+        let long = "x".repeat(16 << 10);
+        for _ in 0..100 {
+            live.line("a.sh", Stream::Stdout, &long);
+        }
+        live.line("b.sh", Stream::Stderr, "other script");
+        live.flush(&link);
+        let batches = collect(&mut receiver);
+        assert_eq!(batches[0].first_sequence, 1);
+        assert_eq!(batches[0].dropped, 1);
+        assert!(
+            batches
+                .iter()
+                .all(|b| b.lines.iter().map(|l| l.text.len()).sum::<usize>() <= BATCH_BYTES)
+        );
+        let mut next = 1;
+        for batch in &batches {
+            assert_eq!(batch.first_sequence, next, "no gap between batches");
+            next += batch.lines.len() as u64;
+        }
+        assert_eq!(next, 102);
+        let last = batches.last().unwrap();
+        assert_eq!((last.script.as_str(), last.lines.len()), ("b.sh", 1));
     }
 }

@@ -11,6 +11,7 @@ const PACKAGES: &[(&str, &str)] = &[
     ("ferry.registry.v1", "ferry/registry/v1/registry.proto"),
     ("ferry.revision.v1", "ferry/revision/v1/revision.proto"),
     ("ferry.agent.v1", "ferry/agent/v1/agent.proto"),
+    ("ferry.deploy.v1", "ferry/deploy/v1/deploy.proto"),
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -2,6 +2,7 @@
 //! output and the future AWS JSON gateway use this table; nothing else spells these strings.
 
 use crate::common::v1 as common;
+use crate::deploy::v1 as deploy;
 use crate::registry::v1 as registry;
 use crate::revision::v1 as revision;
 
@@ -103,6 +104,27 @@ codedeploy_names! {
     }
     revision::SortOrder { Ascending => "ascending", Descending => "descending" }
     revision::ListStateFilterAction { Include => "include", Exclude => "exclude", Ignore => "ignore" }
+    deploy::ErrorCode {
+        AgentIssue => "AGENT_ISSUE", AlarmActive => "ALARM_ACTIVE", ApplicationMissing => "APPLICATION_MISSING", AutoscalingValidationError => "AUTOSCALING_VALIDATION_ERROR", AutoScalingConfiguration => "AUTO_SCALING_CONFIGURATION", AutoScalingIamRolePermissions => "AUTO_SCALING_IAM_ROLE_PERMISSIONS", CodedeployResourceCannotBeFound => "CODEDEPLOY_RESOURCE_CANNOT_BE_FOUND", CustomerApplicationUnhealthy => "CUSTOMER_APPLICATION_UNHEALTHY", DeploymentGroupMissing => "DEPLOYMENT_GROUP_MISSING", EcsUpdateError => "ECS_UPDATE_ERROR", ElasticLoadBalancingInvalid => "ELASTIC_LOAD_BALANCING_INVALID", ElbInvalidInstance => "ELB_INVALID_INSTANCE", HealthConstraints => "HEALTH_CONSTRAINTS", HealthConstraintsInvalid => "HEALTH_CONSTRAINTS_INVALID", HookExecutionFailure => "HOOK_EXECUTION_FAILURE", IamRoleMissing => "IAM_ROLE_MISSING", IamRolePermissions => "IAM_ROLE_PERMISSIONS", InternalError => "INTERNAL_ERROR", InvalidEcsService => "INVALID_ECS_SERVICE", InvalidLambdaConfiguration => "INVALID_LAMBDA_CONFIGURATION", InvalidLambdaFunction => "INVALID_LAMBDA_FUNCTION", InvalidRevision => "INVALID_REVISION", ManualStop => "MANUAL_STOP", MissingBlueGreenDeploymentConfiguration => "MISSING_BLUE_GREEN_DEPLOYMENT_CONFIGURATION", MissingElbInformation => "MISSING_ELB_INFORMATION", MissingGithubToken => "MISSING_GITHUB_TOKEN", NoEc2Subscription => "NO_EC2_SUBSCRIPTION", NoInstances => "NO_INSTANCES", OverMaxInstances => "OVER_MAX_INSTANCES", ResourceLimitExceeded => "RESOURCE_LIMIT_EXCEEDED", RevisionMissing => "REVISION_MISSING", Throttled => "THROTTLED", Timeout => "TIMEOUT", CloudformationStackFailure => "CLOUDFORMATION_STACK_FAILURE",
+    }
+    deploy::DeploymentCreator {
+        User => "user", Autoscaling => "autoscaling", CodeDeployRollback => "codeDeployRollback", CodeDeploy => "CodeDeploy", CodeDeployAutoUpdate => "CodeDeployAutoUpdate", CloudFormation => "CloudFormation", CloudFormationRollback => "CloudFormationRollback", AutoscalingTermination => "autoscalingTermination",
+    }
+    deploy::StopStatus {
+        Pending => "Pending", Succeeded => "Succeeded",
+    }
+    deploy::DeploymentWaitType {
+        ReadyWait => "READY_WAIT", TerminationWait => "TERMINATION_WAIT",
+    }
+    deploy::TargetStatus {
+        Pending => "Pending", InProgress => "InProgress", Succeeded => "Succeeded", Failed => "Failed", Skipped => "Skipped", Unknown => "Unknown", Ready => "Ready",
+    }
+    deploy::TargetLabel {
+        Blue => "Blue", Green => "Green",
+    }
+    deploy::DeploymentTargetType {
+        InstanceTarget => "InstanceTarget", LambdaTarget => "LambdaTarget", EcsTarget => "ECSTarget", CloudFormationTarget => "CloudFormationTarget",
+    }
 }
 
 #[cfg(test)]
@@ -121,6 +143,13 @@ mod tests {
 
     #[test]
     fn every_enum_round_trips_through_its_codedeploy_name() {
+        round_trips::<deploy::ErrorCode>();
+        round_trips::<deploy::DeploymentCreator>();
+        round_trips::<deploy::StopStatus>();
+        round_trips::<deploy::DeploymentWaitType>();
+        round_trips::<deploy::TargetStatus>();
+        round_trips::<deploy::TargetLabel>();
+        round_trips::<deploy::DeploymentTargetType>();
         round_trips::<common::ComputePlatform>();
         round_trips::<common::TagFilterType>();
         round_trips::<common::DeploymentStatus>();

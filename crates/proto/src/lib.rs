@@ -48,3 +48,12 @@ pub mod agent {
         pub const SERVICE_NAME: &str = "ferry.agent.v1.AgentService";
     }
 }
+
+pub mod deploy {
+    pub mod v1 {
+        tonic::include_proto!("ferry.deploy.v1");
+
+        /// The fully qualified gRPC service name, as reflection and health list it.
+        pub const SERVICE_NAME: &str = "ferry.deploy.v1.DeploymentService";
+    }
+}

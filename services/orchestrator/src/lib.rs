@@ -1,7 +1,7 @@
-//! `ferry-orchestrator`: runs deployments — picks deployment targets, drives their lifecycle
-//! events over the agents' streams and decides each deployment's outcome. The service is being
-//! built (issue 5); so far this crate holds the health-constraint planner, [`health`]: the
-//! CodeDeploy minimum-healthy-hosts rules that say how many targets may be deployed to at once
-//! and when a deployment has succeeded or failed.
+//! `ferry-orchestrator`: deployments, deployment targets and lifecycle events, driven over agent
+//! streams (issue 5, being built). So far: the health-constraint planner ([`health`],
+//! CodeDeploy's minimum-healthy-hosts rules as pure arithmetic) and the database schema
+//! ([`store`]); the README's design section says what comes next.
 
 pub mod health;
+pub mod store;

@@ -187,6 +187,8 @@ impl MigrationTrait for M0001Initial {
                     .col(big_integer_null("acknowledged_at"))
                     .col(big_integer_null("finished_at"))
                     .col(text_null("result"))
+                    // The encoded ferry.agent.v1.Command, pushed as stored.
+                    .col(binary("command"))
                     .to_owned(),
             )
             .await?;

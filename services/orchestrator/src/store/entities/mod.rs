@@ -1,4 +1,5 @@
 //! Row types. Structured CodeDeploy values are JSON text with CodeDeploy's member names; what is
 //! looked up, filtered or sorted on has its own column. Times are microseconds since the epoch.
 
+pub mod agent_command;
 pub mod deployment;

@@ -3,3 +3,4 @@
 
 pub mod agent_command;
 pub mod deployment;
+pub mod deployment_event;

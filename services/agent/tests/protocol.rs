@@ -75,6 +75,47 @@ async fn prepare(side: &mut support::ServerSide, revision: &ferry_proto::agent::
     }
 }
 
+/// A server, an agent connected to it, and d-1 downloaded, through BeforeInstall and installed.
+struct Prepared {
+    server: Server,
+    revision: ferry_proto::agent::v1::Revision,
+    agent: TestAgent,
+    side: support::ServerSide,
+}
+
+async fn prepared() -> Prepared {
+    let mut server = Server::start().await;
+    let revision = server.upload(&bundle()).await;
+    let agent = TestAgent::start(&server.endpoint);
+    let mut side = server.accept().await;
+    side.handshake().await;
+    prepare(&mut side, &revision).await;
+    Prepared {
+        server,
+        revision,
+        agent,
+        side,
+    }
+}
+
+/// Sends ApplicationStart, whose hook holds until `release` exists; returns once it runs,
+/// with the file holding the hook's pid.
+async fn start_holding_hook(
+    side: &support::ServerSide,
+    agent: &TestAgent,
+    revision: &ferry_proto::agent::v1::Revision,
+) -> std::path::PathBuf {
+    side.send(session_response::Message::Command(command(
+        "c-start",
+        "d-1",
+        "ApplicationStart",
+        revision,
+    )));
+    let pid_file = agent.dir.path().join("hold.pid");
+    eventually("the hook runs", || pid_file.exists()).await;
+    pid_file
+}
+
 #[tokio::test]
 async fn events_run_in_order_with_live_output_and_results() {
     let mut server = Server::start().await;
@@ -164,21 +205,14 @@ async fn events_run_in_order_with_live_output_and_results() {
 
 #[tokio::test]
 async fn a_result_finished_during_a_disconnect_is_delivered_once_after_reconnect() {
-    let mut server = Server::start().await;
-    let revision = server.upload(&bundle()).await;
-    let agent = TestAgent::start(&server.endpoint);
-    let mut side = server.accept().await;
-    side.handshake().await;
-    prepare(&mut side, &revision).await;
+    let Prepared {
+        mut server,
+        revision,
+        agent,
+        side,
+    } = prepared().await;
 
-    side.send(session_response::Message::Command(command(
-        "c-start",
-        "d-1",
-        "ApplicationStart",
-        &revision,
-    )));
-    let pid_file = agent.dir.path().join("hold.pid");
-    eventually("the hook runs", || pid_file.exists()).await;
+    start_holding_hook(&side, &agent, &revision).await;
     // The server goes away in the middle of the hook.
     drop(side);
     let mut side = server.accept().await;
@@ -229,12 +263,12 @@ async fn a_result_finished_during_a_disconnect_is_delivered_once_after_reconnect
 
 #[tokio::test]
 async fn a_repeated_command_is_answered_from_its_result_and_not_run_again() {
-    let mut server = Server::start().await;
-    let revision = server.upload(&bundle()).await;
-    let agent = TestAgent::start(&server.endpoint);
-    let mut side = server.accept().await;
-    side.handshake().await;
-    prepare(&mut side, &revision).await;
+    let Prepared {
+        mut server,
+        revision,
+        agent,
+        mut side,
+    } = prepared().await;
     let runs = agent.dir.path().join("runs");
     assert_eq!(std::fs::read_to_string(&runs).unwrap(), "d-1\n");
 
@@ -273,21 +307,14 @@ async fn a_repeated_command_is_answered_from_its_result_and_not_run_again() {
 
 #[tokio::test]
 async fn a_cancel_kills_the_running_hook() {
-    let mut server = Server::start().await;
-    let revision = server.upload(&bundle()).await;
-    let agent = TestAgent::start(&server.endpoint);
-    let mut side = server.accept().await;
-    side.handshake().await;
-    prepare(&mut side, &revision).await;
+    let Prepared {
+        server: _server,
+        revision,
+        agent,
+        mut side,
+    } = prepared().await;
 
-    side.send(session_response::Message::Command(command(
-        "c-start",
-        "d-1",
-        "ApplicationStart",
-        &revision,
-    )));
-    let pid_file = agent.dir.path().join("hold.pid");
-    eventually("the hook runs", || pid_file.exists()).await;
+    let pid_file = start_holding_hook(&side, &agent, &revision).await;
     let pid: u32 = std::fs::read_to_string(&pid_file)
         .unwrap()
         .trim()
@@ -312,20 +339,13 @@ async fn a_cancel_kills_the_running_hook() {
 
 #[tokio::test]
 async fn a_command_interrupted_by_an_agent_crash_is_reported_failed_after_restart() {
-    let mut server = Server::start().await;
-    let revision = server.upload(&bundle()).await;
-    let agent = TestAgent::start(&server.endpoint);
-    let mut side = server.accept().await;
-    side.handshake().await;
-    prepare(&mut side, &revision).await;
-    side.send(session_response::Message::Command(command(
-        "c-start",
-        "d-1",
-        "ApplicationStart",
-        &revision,
-    )));
-    let pid_file = agent.dir.path().join("hold.pid");
-    eventually("the hook runs", || pid_file.exists()).await;
+    let Prepared {
+        mut server,
+        revision,
+        agent,
+        side,
+    } = prepared().await;
+    start_holding_hook(&side, &agent, &revision).await;
 
     // A crash: the agent's task is dropped where it stands, nothing recorded.
     agent.task.abort();
@@ -384,12 +404,12 @@ async fn a_silent_server_is_left_and_the_agent_reconnects() {
 
 #[tokio::test]
 async fn a_command_past_its_deadline_is_stopped() {
-    let mut server = Server::start().await;
-    let revision = server.upload(&bundle()).await;
-    let agent = TestAgent::start(&server.endpoint);
-    let mut side = server.accept().await;
-    side.handshake().await;
-    prepare(&mut side, &revision).await;
+    let Prepared {
+        server: _server,
+        revision,
+        agent,
+        mut side,
+    } = prepared().await;
     let mut start = command("c-start", "d-1", "ApplicationStart", &revision);
     start.deadline =
         Some((std::time::SystemTime::now() + std::time::Duration::from_secs(1)).into());

@@ -11,8 +11,8 @@ use prost::Message;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 use tokio::sync::watch;
 
-use crate::store::Pools;
 use crate::store::entities::deployment_event::{self, Column, Entity};
+use crate::store::{Pools, micros};
 
 /// The stored kind of each event variant.
 pub fn kind(event: &Event) -> &'static str {
@@ -22,12 +22,6 @@ pub fn kind(event: &Event) -> &'static str {
         Event::LifecycleEventChanged(_) => "lifecycle_event_changed",
         Event::HookOutput(_) => "hook_output",
     }
-}
-
-fn micros(time: SystemTime) -> i64 {
-    time.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 #[derive(Clone)]

@@ -7,8 +7,8 @@ use prost::Message;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
-use crate::store::Pools;
 use crate::store::entities::agent_command::{self, Column, Entity};
+use crate::store::{Pools, now_micros};
 
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
@@ -29,13 +29,6 @@ pub enum Recorded {
 #[derive(Clone)]
 pub struct Commands {
     pools: Pools,
-}
-
-fn now_micros() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 impl Commands {

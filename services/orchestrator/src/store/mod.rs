@@ -21,3 +21,15 @@ pub fn database_url(database_url: Option<&str>, data_dir: &Path) -> std::io::Res
 pub async fn connect(url: &str) -> Result<Pools, sea_orm::DbErr> {
     ferry_store::connect::<Migrator>(url).await
 }
+
+/// Microseconds since the epoch, as every time column stores them.
+pub fn micros(time: std::time::SystemTime) -> i64 {
+    time.duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// [`micros`] of now.
+pub fn now_micros() -> i64 {
+    micros(std::time::SystemTime::now())
+}

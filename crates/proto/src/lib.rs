@@ -6,6 +6,8 @@
 //! not compile the orchestrator's server.
 
 pub mod codedeploy;
+#[cfg(feature = "json")]
+pub mod revision_json;
 
 /// The encoded `FileDescriptorSet` of every ferry package (with its imports), for reflection.
 pub const FILE_DESCRIPTOR_SET: &[u8] =

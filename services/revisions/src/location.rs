@@ -11,10 +11,7 @@ use ferry_runtime::error::{ApiError, Exception};
 
 use crate::fetch::Origin;
 
-#[path = "location_json.rs"]
-mod json;
-
-use json::bundle_name;
+use ferry_proto::revision_json::{self as json, bundle_name};
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::new(Exception::InvalidRevision, message)
@@ -292,14 +289,12 @@ impl Location {
 
     /// The stored form: CodeDeploy's RevisionLocation as JSON.
     pub fn to_json(&self) -> String {
-        let stored = json::Stored::from(&self.wire);
-        serde_json::to_string(&stored).unwrap_or_default()
+        json::to_json(&self.wire)
     }
 
     /// A stored location back on the wire.
     pub fn from_json(json: &str) -> Result<RevisionLocation, ApiError> {
-        let stored: json::Stored = serde_json::from_str(json).map_err(ApiError::internal)?;
-        Ok(stored.into())
+        json::from_json(json).map_err(ApiError::internal)
     }
 }
 

@@ -119,9 +119,12 @@ impl GrpcServerBuilder {
 
     /// Registers an encoded `prost_types::FileDescriptorSet` for reflection. Its streaming
     /// methods are also exempt from the request timeout, so register the set of every service
-    /// added.
+    /// added. A set already registered (services sharing one server, as `ferry up` does) is
+    /// registered once.
     pub fn add_file_descriptor_set(mut self, encoded: &'static [u8]) -> Self {
-        self.descriptor_sets.push(encoded);
+        if !self.descriptor_sets.contains(&encoded) {
+            self.descriptor_sets.push(encoded);
+        }
         self
     }
 

@@ -1,13 +1,15 @@
-//! The stored form of a location: CodeDeploy's RevisionLocation as JSON, with its member names
-//! and enum values (the registry stores a group's target revision alike).
+//! The stored form of a revision location: CodeDeploy's RevisionLocation as JSON, with its
+//! member names and enum values. The revisions service stores revisions in it and the
+//! orchestrator stores deployments' revisions in it.
 
-use ferry_proto::codedeploy::CodeDeployName;
-use ferry_proto::common::v1::{
+use crate::codedeploy::CodeDeployName;
+use crate::common::v1::{
     self as common, BundleType, RevisionLocation, RevisionLocationType as Type,
 };
 use serde::{Deserialize, Serialize};
 
-pub(super) fn bundle_name(value: i32) -> &'static str {
+/// CodeDeploy's name of a BundleType value (empty when unknown).
+pub fn bundle_name(value: i32) -> &'static str {
     BundleType::try_from(value)
         .ok()
         .and_then(CodeDeployName::codedeploy_name)
@@ -21,7 +23,7 @@ fn bundle_value(name: &str) -> i32 {
 /// CodeDeploy's RevisionLocation with its member names (the registry stores targets alike).
 #[derive(Serialize, Deserialize, Default)]
 #[serde(rename_all = "camelCase", default)]
-pub(super) struct Stored {
+struct Stored {
     revision_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     s3_location: Option<StoredS3>,
@@ -153,4 +155,14 @@ impl From<Stored> for RevisionLocation {
             }),
         }
     }
+}
+
+/// The JSON of `location`, with CodeDeploy's member names.
+pub fn to_json(location: &RevisionLocation) -> String {
+    serde_json::to_string(&Stored::from(location)).unwrap_or_default()
+}
+
+/// The location stored as `json` by [`to_json`].
+pub fn from_json(json: &str) -> Result<RevisionLocation, serde_json::Error> {
+    serde_json::from_str::<Stored>(json).map(RevisionLocation::from)
 }

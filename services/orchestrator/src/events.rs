@@ -8,7 +8,9 @@ use std::time::SystemTime;
 
 use ferry_proto::deploy::v1::{WatchDeploymentResponse, watch_deployment_response::Event};
 use prost::Message;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use tokio::sync::watch;
 
 use crate::store::entities::deployment_event::{self, Column, Entity};
@@ -40,6 +42,18 @@ impl EventLog {
 
     /// Stores `event` for `deployment_id` and wakes watchers; returns its sequence.
     pub async fn append(&self, deployment_id: &str, event: Event) -> Result<u64, DbErr> {
+        let sequence = Self::append_in(&self.pools.write, deployment_id, event).await?;
+        self.announce(sequence);
+        Ok(sequence)
+    }
+
+    /// Stores `event` as part of the caller's transaction; [`announce`](Self::announce) the
+    /// returned sequence once it commits.
+    pub async fn append_in<C: ConnectionTrait>(
+        db: &C,
+        deployment_id: &str,
+        event: Event,
+    ) -> Result<u64, DbErr> {
         let now = SystemTime::now();
         let kind = kind(&event);
         let payload = WatchDeploymentResponse {
@@ -55,8 +69,12 @@ impl EventLog {
             payload: Set(payload),
             ..Default::default()
         };
-        let inserted = Entity::insert(row).exec(&self.pools.write).await?;
-        let sequence = u64::try_from(inserted.last_insert_id).unwrap_or(0);
+        let inserted = Entity::insert(row).exec(db).await?;
+        Ok(u64::try_from(inserted.last_insert_id).unwrap_or(0))
+    }
+
+    /// Wakes watchers: events up to `sequence` are stored.
+    pub fn announce(&self, sequence: u64) {
         self.appended.send_if_modified(|last| {
             let newer = sequence > *last;
             if newer {
@@ -64,7 +82,16 @@ impl EventLog {
             }
             newer
         });
-        Ok(sequence)
+    }
+
+    /// The last sequence stored for `deployment_id` (0 when none).
+    pub async fn last_sequence(&self, deployment_id: &str) -> Result<u64, DbErr> {
+        let row = Entity::find()
+            .filter(Column::DeploymentId.eq(deployment_id))
+            .order_by_desc(Column::Sequence)
+            .one(&self.pools.read)
+            .await?;
+        Ok(row.map_or(0, |r| u64::try_from(r.sequence).unwrap_or(0)))
     }
 
     /// Up to `limit` events of `deployment_id` after `after`, in order.

@@ -5,6 +5,10 @@
 //! ([`store`]); the README's design section says what comes next.
 
 pub mod agents;
+pub mod config;
+pub mod deployments;
 pub mod events;
 pub mod health;
+pub mod serve;
 pub mod store;
+pub mod triggers;

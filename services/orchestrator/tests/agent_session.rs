@@ -12,6 +12,8 @@ use ferry_agent::lifecycle::Host;
 use ferry_agent::session::Agent;
 use ferry_orchestrator::agents::commands::{Commands, FINISHED};
 use ferry_orchestrator::agents::session::{AgentSessions, SessionSettings};
+use ferry_orchestrator::deployments::drivers::Drivers;
+use ferry_orchestrator::events::EventLog;
 use ferry_orchestrator::store;
 use ferry_proto::agent::v1::agent_service_client::AgentServiceClient;
 use ferry_proto::agent::v1::agent_service_server::AgentServiceServer;
@@ -23,7 +25,9 @@ use ferry_proto::registry::v1::{
 use ferry_registry::{Registry, RegistryConfig};
 use ferry_runtime::config::ServerConfig;
 use ferry_runtime::server::GrpcServer;
+use ferry_runtime::telemetry::TraceContextInterceptor;
 use tokio_util::sync::CancellationToken;
+use tonic::service::interceptor::InterceptedService;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -54,19 +58,29 @@ async fn cluster() -> Cluster {
     let builder = registry.register(GrpcServer::builder(&ServerConfig::default()));
     let stopped = stop.clone();
     tokio::spawn(async move { builder.serve(listener, stopped.cancelled_owned()).await });
-    let registry_client = RegistryServiceClient::new(
-        tonic::transport::Endpoint::from_shared(registry_addr)
-            .unwrap()
-            .connect_lazy(),
-    );
+    let registry_channel = tonic::transport::Endpoint::from_shared(registry_addr)
+        .unwrap()
+        .connect_lazy();
+    let registry_client = RegistryServiceClient::new(registry_channel.clone());
 
     let url = store::database_url(None, &dir.path().join("orchestrator")).unwrap();
-    let commands = Commands::new(store::connect(&url).await.unwrap());
+    let pools = store::connect(&url).await.unwrap();
+    let commands = Commands::new(pools.clone());
     let settings = SessionSettings {
         heartbeat_interval: Duration::from_secs(1),
         heartbeat_timeout: Duration::from_secs(5),
     };
-    let sessions = AgentSessions::new(commands, registry_client.clone(), settings);
+    let traced = RegistryServiceClient::new(InterceptedService::new(
+        registry_channel,
+        TraceContextInterceptor,
+    ));
+    let sessions = AgentSessions::new(
+        commands,
+        EventLog::new(pools),
+        Drivers::default(),
+        traced,
+        settings,
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let endpoint = format!("http://{}", listener.local_addr().unwrap());
     let service = AgentServiceServer::new(sessions.clone());
@@ -187,9 +201,12 @@ async fn commands_reach_a_real_agent_and_results_are_stored_and_acknowledged() {
     finished(commands, "c-1").await;
     let result = commands.result("c-1").await.unwrap().unwrap();
     assert_eq!(result.status, "Succeeded", "{result:?}");
-    assert_eq!(result.error_code, "Success");
+    assert_eq!(result.diagnostics.error_code, "Success");
     assert!(
-        result.log_tail.contains("hello from BeforeInstall"),
+        result
+            .diagnostics
+            .log_tail
+            .contains("hello from BeforeInstall"),
         "{result:?}"
     );
 
@@ -304,7 +321,13 @@ async fn a_result_is_applied_once() {
         Recorded::Unknown
     );
     assert_eq!(
-        commands.result("c-9").await.unwrap().unwrap().message,
+        commands
+            .result("c-9")
+            .await
+            .unwrap()
+            .unwrap()
+            .diagnostics
+            .message,
         "first"
     );
 }

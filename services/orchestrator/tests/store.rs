@@ -38,6 +38,10 @@ fn deployment(id: &str, active_group: Option<&str>) -> deployment::Model {
         create_time: 1,
         start_time: None,
         complete_time: None,
+        event_timeouts: None,
+        trigger_configurations: None,
+        trace_context: None,
+        traffic_control: None,
     }
 }
 

@@ -5,7 +5,9 @@
 use ferry_proto::agent::v1::{Command, CommandResult};
 use prost::Message;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use crate::deployments::stored::StoredDiagnostics;
 
 use crate::store::entities::agent_command::{self, Column, Entity};
 use crate::store::{Pools, now_micros};
@@ -13,7 +15,16 @@ use crate::store::{Pools, now_micros};
 pub const PENDING: &str = "pending";
 pub const SENT: &str = "sent";
 pub const ACKNOWLEDGED: &str = "acknowledged";
+/// The result is stored; the deployment's task has not applied it yet.
 pub const FINISHED: &str = "finished";
+/// The deployment's task has applied the result.
+pub const APPLIED: &str = "applied";
+/// The orchestrator gave up on the command (stop, time limit): the session tells the agent.
+pub const CANCELLING: &str = "cancelling";
+/// The agent was told to cancel; its result, if one comes, is stored and then ignored.
+pub const CANCEL_SENT: &str = "cancel_sent";
+/// States in which a result is still awaited.
+const AWAITING_RESULT: &[&str] = &[PENDING, SENT, ACKNOWLEDGED, CANCELLING, CANCEL_SENT];
 
 /// What recording a result did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +35,54 @@ pub enum Recorded {
     Duplicate,
     /// No command of this instance has that id.
     Unknown,
+}
+
+/// Stores a command for `instance_name` as part of the caller's transaction, to be pushed once
+/// it commits and the agent is connected.
+pub async fn enqueue_in<C: ConnectionTrait>(
+    db: &C,
+    instance_name: &str,
+    target_id: &str,
+    command: &Command,
+) -> Result<(), DbErr> {
+    let deadline = command.deadline.as_ref().map(|t| {
+        t.seconds
+            .saturating_mul(1_000_000)
+            .saturating_add(i64::from(t.nanos / 1000))
+    });
+    let row = agent_command::ActiveModel {
+        command_id: Set(command.command_id.clone()),
+        deployment_id: Set(command.deployment_id.clone()),
+        target_id: Set(target_id.to_owned()),
+        instance_name: Set(instance_name.to_owned()),
+        lifecycle_event: Set(command.lifecycle_event.clone()),
+        attempt: Set(i32::try_from(command.attempt).unwrap_or(i32::MAX)),
+        state: Set(PENDING.to_owned()),
+        created_at: Set(now_micros()),
+        deadline: Set(deadline),
+        sent_at: Set(None),
+        acknowledged_at: Set(None),
+        finished_at: Set(None),
+        result: Set(None),
+        command: Set(command.encode_to_vec()),
+    };
+    Entity::insert(row).exec(db).await.map(drop)
+}
+
+/// Moves `command_id` from one of `from` to `to`, in the caller's transaction.
+pub async fn set_state_in<C: ConnectionTrait>(
+    db: &C,
+    command_id: &str,
+    from: &[&str],
+    to: &str,
+) -> Result<bool, DbErr> {
+    let updated = Entity::update_many()
+        .col_expr(Column::State, Expr::value(to))
+        .filter(Column::CommandId.eq(command_id))
+        .filter(Column::State.is_in(from.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(updated.rows_affected > 0)
 }
 
 #[derive(Clone)]
@@ -43,23 +102,18 @@ impl Commands {
         target_id: &str,
         command: &Command,
     ) -> Result<(), DbErr> {
-        let row = agent_command::ActiveModel {
-            command_id: Set(command.command_id.clone()),
-            deployment_id: Set(command.deployment_id.clone()),
-            target_id: Set(target_id.to_owned()),
-            instance_name: Set(instance_name.to_owned()),
-            lifecycle_event: Set(command.lifecycle_event.clone()),
-            attempt: Set(i32::try_from(command.attempt).unwrap_or(i32::MAX)),
-            state: Set(PENDING.to_owned()),
-            created_at: Set(now_micros()),
-            deadline: Set(None),
-            sent_at: Set(None),
-            acknowledged_at: Set(None),
-            finished_at: Set(None),
-            result: Set(None),
-            command: Set(command.encode_to_vec()),
-        };
-        Entity::insert(row).exec(&self.pools.write).await.map(drop)
+        enqueue_in(&self.pools.write, instance_name, target_id, command).await
+    }
+
+    pub fn pools(&self) -> &Pools {
+        &self.pools
+    }
+
+    /// The row of `command_id`.
+    pub async fn find(&self, command_id: &str) -> Result<Option<agent_command::Model>, DbErr> {
+        Entity::find_by_id(command_id.to_owned())
+            .one(&self.pools.read)
+            .await
     }
 
     /// Commands of `instance_name` in the given states, oldest first.
@@ -121,6 +175,17 @@ impl Commands {
         instance_name: &str,
         result: &CommandResult,
     ) -> Result<Recorded, DbErr> {
+        self.record_result_of(instance_name, result)
+            .await
+            .map(|(recorded, _)| recorded)
+    }
+
+    /// [`record_result`](Self::record_result), with the command's deployment when it was new.
+    pub async fn record_result_of(
+        &self,
+        instance_name: &str,
+        result: &CommandResult,
+    ) -> Result<(Recorded, Option<String>), DbErr> {
         let json = serde_json::to_string(&StoredResult::from(result))
             .map_err(|e| DbErr::Custom(e.to_string()))?;
         // One conditional update: whoever applies it first wins, a repeat changes nothing.
@@ -130,20 +195,17 @@ impl Commands {
             .col_expr(Column::Result, Expr::value(json))
             .filter(Column::CommandId.eq(result.command_id.as_str()))
             .filter(Column::InstanceName.eq(instance_name))
-            .filter(Column::State.ne(FINISHED))
+            .filter(Column::State.is_in(AWAITING_RESULT.iter().copied()))
             .exec(&self.pools.write)
             .await?;
-        if updated.rows_affected > 0 {
-            return Ok(Recorded::New);
-        }
         let known = Entity::find_by_id(result.command_id.clone())
             .filter(Column::InstanceName.eq(instance_name))
             .one(&self.pools.read)
             .await?;
-        Ok(if known.is_some() {
-            Recorded::Duplicate
-        } else {
-            Recorded::Unknown
+        Ok(match known {
+            Some(row) if updated.rows_affected > 0 => (Recorded::New, Some(row.deployment_id)),
+            Some(_) => (Recorded::Duplicate, None),
+            None => (Recorded::Unknown, None),
         })
     }
 
@@ -171,31 +233,22 @@ impl Commands {
 #[serde(rename_all = "camelCase")]
 pub struct StoredResult {
     pub status: String,
-    pub error_code: String,
-    pub script_name: String,
-    pub message: String,
-    pub log_tail: String,
+    #[serde(flatten)]
+    pub diagnostics: StoredDiagnostics,
 }
 
 impl From<&CommandResult> for StoredResult {
     fn from(result: &CommandResult) -> Self {
         use ferry_proto::codedeploy::CodeDeployName;
-        use ferry_proto::common::v1::{LifecycleErrorCode, LifecycleEventStatus};
+        use ferry_proto::common::v1::LifecycleEventStatus;
         let status = LifecycleEventStatus::try_from(result.status)
             .ok()
             .and_then(CodeDeployName::codedeploy_name)
             .unwrap_or("Unknown");
         let diagnostics = result.diagnostics.clone().unwrap_or_default();
-        let error_code = LifecycleErrorCode::try_from(diagnostics.error_code)
-            .ok()
-            .and_then(CodeDeployName::codedeploy_name)
-            .unwrap_or("UnknownError");
         Self {
             status: status.to_owned(),
-            error_code: error_code.to_owned(),
-            script_name: diagnostics.script_name,
-            message: diagnostics.message,
-            log_tail: diagnostics.log_tail,
+            diagnostics: StoredDiagnostics::from(&diagnostics),
         }
     }
 }

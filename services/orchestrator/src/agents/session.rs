@@ -5,19 +5,22 @@
 use std::time::Duration;
 
 use ferry_proto::agent::v1::agent_service_server::AgentService;
+use ferry_proto::agent::v1::{CancelCommand, HookOutput};
 use ferry_proto::agent::v1::{
     Heartbeat, Hello, ResultAck, SessionRequest, SessionResponse, Welcome, session_request,
     session_response,
 };
+use ferry_proto::deploy::v1 as deploy;
 use ferry_proto::registry::v1::AuthenticateOnPremisesInstanceRequest;
-use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::transport::Channel;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::commands::{Commands, PENDING, Recorded, SENT};
+use super::commands::{CANCEL_SENT, CANCELLING, Commands, PENDING, Recorded, SENT};
 use super::presence::{Presence, Registration};
+use crate::deployments::Registry;
+use crate::deployments::drivers::Drivers;
+use crate::events::EventLog;
 
 /// How long an agent has to send its Hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -41,7 +44,9 @@ impl Default for SessionSettings {
 pub struct AgentSessions {
     pub commands: Commands,
     pub presence: Presence,
-    registry: RegistryServiceClient<Channel>,
+    events: EventLog,
+    drivers: Drivers,
+    registry: Registry,
     settings: SessionSettings,
 }
 
@@ -59,14 +64,20 @@ fn internal(error: sea_orm::DbErr) -> Status {
 }
 
 impl AgentSessions {
+    /// Sessions storing commands' results in `commands`, hook output in `events`, and waking
+    /// the deployment's task in `drivers` when a result arrives.
     pub fn new(
         commands: Commands,
-        registry: RegistryServiceClient<Channel>,
+        events: EventLog,
+        drivers: Drivers,
+        registry: Registry,
         settings: SessionSettings,
     ) -> Self {
         Self {
             commands,
             presence: Presence::default(),
+            events,
+            drivers,
             registry,
             settings,
         }
@@ -140,6 +151,72 @@ impl AgentSessions {
         Ok(())
     }
 
+    /// Tells the agent to stop the commands the orchestrator gave up on.
+    async fn push_cancels(&self, instance: &str, out: &Outbound) -> Result<(), Status> {
+        for command in self
+            .commands
+            .in_states(instance, &[CANCELLING])
+            .await
+            .map_err(internal)?
+        {
+            let cancel = CancelCommand {
+                command_id: command.command_id.clone(),
+                reason: "the orchestrator gave up on this lifecycle event".to_owned(),
+            };
+            if out
+                .send(message(session_response::Message::Cancel(cancel)))
+                .await
+                .is_err()
+            {
+                return Err(Status::cancelled("the agent went away"));
+            }
+            super::commands::set_state_in(
+                &self.commands.pools().write,
+                &command.command_id,
+                &[CANCELLING],
+                CANCEL_SENT,
+            )
+            .await
+            .map_err(internal)?;
+        }
+        Ok(())
+    }
+
+    /// Appends a batch of hook output to its deployment's event log, for watchers.
+    async fn record_output(&self, instance: &str, output: HookOutput) -> Result<(), Status> {
+        let Some(command) = self
+            .commands
+            .find(&output.command_id)
+            .await
+            .map_err(internal)?
+            .filter(|c| c.instance_name == instance)
+        else {
+            tracing::debug!(instance, command_id = %output.command_id, "output of an unknown command");
+            return Ok(());
+        };
+        let lines = output
+            .lines
+            .into_iter()
+            .map(|line| deploy::OutputLine {
+                stream: line.stream,
+                text: line.text,
+                time: line.time,
+            })
+            .collect();
+        let event = deploy::watch_deployment_response::Event::HookOutput(deploy::HookOutput {
+            target_id: command.target_id,
+            lifecycle_event_name: command.lifecycle_event,
+            script: output.script,
+            lines,
+            dropped: output.dropped,
+        });
+        self.events
+            .append(&command.deployment_id, event)
+            .await
+            .map_err(internal)?;
+        Ok(())
+    }
+
     async fn drive(
         self,
         hello: Hello,
@@ -173,6 +250,7 @@ impl AgentSessions {
             &out,
         )
         .await?;
+        self.push_cancels(&instance, &out).await?;
 
         let mut ticker = tokio::time::interval(self.settings.heartbeat_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -186,6 +264,7 @@ impl AgentSessions {
                         return Ok(());
                     }
                     self.push(&instance, &[PENDING], &[], &out).await?;
+                    self.push_cancels(&instance, &out).await?;
                 }
                 _ = ticker.tick() => {
                     if last_heard.elapsed() > self.settings.heartbeat_timeout {
@@ -208,9 +287,10 @@ impl AgentSessions {
                         Some(session_request::Message::Result(result)) => {
                             self.apply_result(&instance, &result, &out).await?;
                         }
-                        // Hook output reaches watchers through the event log (WatchDeployment, next).
-                        Some(session_request::Message::Output(_))
-                        | Some(session_request::Message::Heartbeat(_))
+                        Some(session_request::Message::Output(output)) => {
+                            self.record_output(&instance, output).await?;
+                        }
+                        Some(session_request::Message::Heartbeat(_))
                         | None => {}
                         Some(session_request::Message::Hello(_)) => {
                             return Err(Status::invalid_argument("hello is sent once, first"));
@@ -227,13 +307,16 @@ impl AgentSessions {
         result: &ferry_proto::agent::v1::CommandResult,
         out: &Outbound,
     ) -> Result<(), Status> {
-        let recorded = self
+        let (recorded, deployment) = self
             .commands
-            .record_result(instance, result)
+            .record_result_of(instance, result)
             .await
             .map_err(internal)?;
         if recorded == Recorded::Unknown {
             tracing::warn!(instance, command_id = %result.command_id, "result of an unknown command");
+        }
+        if let Some(deployment) = deployment {
+            self.drivers.wake(&deployment);
         }
         // Acknowledged whatever it was: the agent may forget it either way.
         let ack = ResultAck {

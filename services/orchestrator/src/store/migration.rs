@@ -3,7 +3,8 @@
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    big_integer, big_integer_null, binary, boolean, integer, string, string_null, text, text_null,
+    big_integer, big_integer_null, binary, boolean, boolean_null, integer, string, string_null,
+    text, text_null,
 };
 
 pub struct Migrator;
@@ -11,7 +12,7 @@ pub struct Migrator;
 #[sea_orm_migration::async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(M0001Initial)]
+        vec![Box::new(M0001Initial), Box::new(M0002DriveState)]
     }
 
     /// Its own table name, so ferry's services can share one PostgreSQL database.
@@ -260,6 +261,51 @@ impl MigrationTrait for M0001Initial {
             "trigger_deliveries_due",
             "trigger_deliveries",
             &["state", "next_attempt_at"],
+            false,
+        )
+        .await
+    }
+}
+
+/// What driving a deployment needs beyond M0001: the per-event time limits and the triggers
+/// copied from the group at creation, the deployment's trace context, and an index for the
+/// results a deployment's driver has yet to apply.
+struct M0002DriveState;
+
+impl MigrationName for M0002DriveState {
+    fn name(&self) -> &str {
+        "m0002_drive_state"
+    }
+}
+
+#[sea_orm_migration::async_trait::async_trait]
+impl MigrationTrait for M0002DriveState {
+    async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        // One column per ALTER: SQLite adds a single column per statement.
+        for column in [
+            // JSON object: lifecycle event name → the sum of its hooks' timeouts, in seconds.
+            text_null("event_timeouts"),
+            // JSON array of the group's TriggerConfig, CodeDeploy member names.
+            text_null("trigger_configurations"),
+            // W3C traceparent of the deployment's trace.
+            string_null("trace_context"),
+            // Whether the group routes traffic (the traffic lifecycle events run).
+            boolean_null("traffic_control"),
+        ] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table("deployments")
+                        .add_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
+        index(
+            manager,
+            "agent_commands_deployment_state",
+            "agent_commands",
+            &["deployment_id", "state"],
             false,
         )
         .await

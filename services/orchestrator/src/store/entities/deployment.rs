@@ -43,6 +43,14 @@ pub struct Model {
     pub create_time: i64,
     pub start_time: Option<i64>,
     pub complete_time: Option<i64>,
+    /// JSON object: lifecycle event name → the sum of its hooks' timeouts in seconds.
+    pub event_timeouts: Option<String>,
+    /// JSON array: the group's trigger configurations when the deployment was created.
+    pub trigger_configurations: Option<String>,
+    /// W3C traceparent of the deployment's trace.
+    pub trace_context: Option<String>,
+    /// Whether the traffic lifecycle events run (a group WITH_TRAFFIC_CONTROL).
+    pub traffic_control: Option<bool>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

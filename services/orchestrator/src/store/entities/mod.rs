@@ -4,3 +4,6 @@
 pub mod agent_command;
 pub mod deployment;
 pub mod deployment_event;
+pub mod deployment_target;
+pub mod lifecycle_event;
+pub mod trigger_delivery;

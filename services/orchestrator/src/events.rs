@@ -1,15 +1,19 @@
 //! The deployment event log: every status change and every hook output batch of a deployment,
-//! stored before anyone is told, in one global order. WatchDeployment reads it from a client's
-//! sequence number on, so a client that reconnects misses nothing and sees nothing twice.
-//! Watchers in this process are woken by a watch channel carrying the last sequence appended
-//! (across replicas, Redis will carry it).
+//! stored before anyone is told. Each deployment's events are numbered 1, 2, … (the
+//! `sequence` WatchDeployment sends), and a number is given only once the one before it has
+//! committed: the counter row is locked by the appending transaction. WatchDeployment reads the
+//! log from a client's sequence on, so a client that reconnects misses nothing and sees nothing
+//! twice. Watchers in this process are woken by a watch channel counting appends (across
+//! replicas, Redis will carry it).
 
 use std::time::SystemTime;
 
 use ferry_proto::deploy::v1::{WatchDeploymentResponse, watch_deployment_response::Event};
 use prost::Message;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 use tokio::sync::watch;
 
@@ -40,20 +44,25 @@ impl EventLog {
         }
     }
 
-    /// Stores `event` for `deployment_id` and wakes watchers; returns its sequence.
+    /// Stores `event` for `deployment_id` in a transaction of its own and wakes watchers;
+    /// returns its sequence.
     pub async fn append(&self, deployment_id: &str, event: Event) -> Result<u64, DbErr> {
-        let sequence = Self::append_in(&self.pools.write, deployment_id, event).await?;
-        self.announce(sequence);
+        let txn = self.pools.write.begin().await?;
+        let sequence = Self::append_in(&txn, deployment_id, event).await?;
+        txn.commit().await?;
+        self.announce();
         Ok(sequence)
     }
 
-    /// Stores `event` as part of the caller's transaction; [`announce`](Self::announce) the
-    /// returned sequence once it commits.
+    /// Stores `event` as part of the caller's transaction (which must be one: the position
+    /// counter stays locked until it commits); [`announce`](Self::announce) once it has
+    /// committed. Returns the event's sequence in its deployment.
     pub async fn append_in<C: ConnectionTrait>(
         db: &C,
         deployment_id: &str,
         event: Event,
     ) -> Result<u64, DbErr> {
+        let position = next_position(db, deployment_id).await?;
         let now = SystemTime::now();
         let kind = kind(&event);
         let payload = WatchDeploymentResponse {
@@ -67,31 +76,29 @@ impl EventLog {
             time: Set(micros(now)),
             kind: Set(kind.to_owned()),
             payload: Set(payload),
+            position: Set(Some(position)),
             ..Default::default()
         };
-        let inserted = Entity::insert(row).exec(db).await?;
-        Ok(u64::try_from(inserted.last_insert_id).unwrap_or(0))
+        Entity::insert(row).exec(db).await?;
+        Ok(u64::try_from(position).unwrap_or(0))
     }
 
-    /// Wakes watchers: events up to `sequence` are stored.
-    pub fn announce(&self, sequence: u64) {
-        self.appended.send_if_modified(|last| {
-            let newer = sequence > *last;
-            if newer {
-                *last = sequence;
-            }
-            newer
-        });
+    /// Wakes watchers: events were stored.
+    pub fn announce(&self) {
+        self.appended
+            .send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// The last sequence stored for `deployment_id` (0 when none).
     pub async fn last_sequence(&self, deployment_id: &str) -> Result<u64, DbErr> {
         let row = Entity::find()
             .filter(Column::DeploymentId.eq(deployment_id))
-            .order_by_desc(Column::Sequence)
+            .order_by_desc(Column::Position)
             .one(&self.pools.read)
             .await?;
-        Ok(row.map_or(0, |r| u64::try_from(r.sequence).unwrap_or(0)))
+        Ok(row
+            .and_then(|r| r.position)
+            .map_or(0, |p| u64::try_from(p).unwrap_or(0)))
     }
 
     /// Up to `limit` events of `deployment_id` after `after`, in order.
@@ -104,12 +111,12 @@ impl EventLog {
     ) -> Result<Vec<WatchDeploymentResponse>, DbErr> {
         let mut query = Entity::find()
             .filter(Column::DeploymentId.eq(deployment_id))
-            .filter(Column::Sequence.gt(i64::try_from(after).unwrap_or(i64::MAX)));
+            .filter(Column::Position.gt(i64::try_from(after).unwrap_or(i64::MAX)));
         if !include_output {
             query = query.filter(Column::Kind.ne("hook_output"));
         }
         let rows = query
-            .order_by_asc(Column::Sequence)
+            .order_by_asc(Column::Position)
             .limit(limit)
             .all(&self.pools.read)
             .await?;
@@ -117,14 +124,37 @@ impl EventLog {
             .map(|row| {
                 let mut event = WatchDeploymentResponse::decode(row.payload.as_slice())
                     .map_err(|e| DbErr::Custom(format!("event {}: {e}", row.sequence)))?;
-                event.sequence = u64::try_from(row.sequence).unwrap_or(0);
+                event.sequence = row.position.map_or(0, |p| u64::try_from(p).unwrap_or(0));
                 Ok(event)
             })
             .collect()
     }
 
-    /// Changes whenever an event is appended in this process (its value: the last sequence).
+    /// Changes whenever events are appended in this process (its value counts appends).
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.appended.subscribe()
     }
+}
+
+/// Takes the next position of `deployment_id`'s log, locking its counter row until the
+/// caller's transaction ends.
+async fn next_position<C: ConnectionTrait>(db: &C, deployment_id: &str) -> Result<i64, DbErr> {
+    let bump = Query::update()
+        .table("event_counters")
+        .value("last", Expr::col("last").add(1))
+        .and_where(Expr::col("deployment_id").eq(deployment_id))
+        .returning_col("last")
+        .to_owned();
+    if let Some(row) = db.query_one(&bump).await? {
+        return row.try_get_by_index::<i64>(0);
+    }
+    // The deployment's first event: no counter yet. Inserted within the creating transaction,
+    // so no other writer can race for it.
+    let first = Query::insert()
+        .into_table("event_counters")
+        .columns(["deployment_id", "last"])
+        .values_panic([deployment_id.into(), 1i64.into()])
+        .to_owned();
+    db.execute(&first).await?;
+    Ok(1)
 }

@@ -148,7 +148,7 @@ async fn finish(env: &Env, deployment_id: &str, status: DeploymentStatus) -> u64
         .await
         .unwrap();
     txn.commit().await.unwrap();
-    env.events.announce(sequence);
+    env.events.announce();
     sequence
 }
 

@@ -15,7 +15,7 @@ use super::context::Context;
 
 #[derive(Default)]
 pub struct Outbox {
-    last_sequence: u64,
+    logged: bool,
     agents: BTreeSet<String>,
     notifications: usize,
     deployments: Vec<String>,
@@ -29,8 +29,8 @@ impl Outbox {
         deployment_id: &str,
         event: Event,
     ) -> Result<(), DbErr> {
-        let sequence = EventLog::append_in(db, deployment_id, event).await?;
-        self.last_sequence = self.last_sequence.max(sequence);
+        EventLog::append_in(db, deployment_id, event).await?;
+        self.logged = true;
         Ok(())
     }
 
@@ -62,8 +62,8 @@ impl Outbox {
 
     /// Once the transaction has committed.
     pub fn deliver(self, ctx: &Context) {
-        if self.last_sequence > 0 {
-            ctx.events.announce(self.last_sequence);
+        if self.logged {
+            ctx.events.announce();
         }
         for instance in &self.agents {
             ctx.sessions.notify(instance);

@@ -268,8 +268,8 @@ impl MigrationTrait for M0001Initial {
 }
 
 /// What driving a deployment needs beyond M0001: the per-event time limits and the triggers
-/// copied from the group at creation, the deployment's trace context, and an index for the
-/// results a deployment's driver has yet to apply.
+/// copied from the group at creation, the deployment's trace context, an index for the
+/// results a deployment's driver has yet to apply, and per-deployment event positions.
 struct M0002DriveState;
 
 impl MigrationName for M0002DriveState {
@@ -307,6 +307,36 @@ impl MigrationTrait for M0002DriveState {
             "agent_commands",
             &["deployment_id", "state"],
             false,
+        )
+        .await?;
+        // An event's position in its deployment's log. The counter row is locked by the
+        // transaction that appends, so positions commit in the order they are given: a
+        // watcher that has read position n never later finds an n-1 it missed, on PostgreSQL
+        // as on SQLite (the global sequence alone does not promise that under concurrent
+        // writers).
+        manager
+            .create_table(
+                Table::create()
+                    .table("event_counters")
+                    .col(string("deployment_id").primary_key())
+                    .col(big_integer("last"))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("deployment_events")
+                    .add_column(big_integer_null("position"))
+                    .to_owned(),
+            )
+            .await?;
+        index(
+            manager,
+            "deployment_events_position",
+            "deployment_events",
+            &["deployment_id", "position"],
+            true,
         )
         .await
     }

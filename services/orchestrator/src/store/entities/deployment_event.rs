@@ -4,7 +4,7 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "deployment_events")]
 pub struct Model {
-    /// Global and increasing: the order of the log, and a watcher's resume point.
+    /// Global and increasing: the row's id.
     #[sea_orm(primary_key)]
     pub sequence: i64,
     pub deployment_id: String,
@@ -14,6 +14,9 @@ pub struct Model {
     pub kind: String,
     /// The encoded ferry.deploy.v1.WatchDeploymentResponse, without its sequence.
     pub payload: Vec<u8>,
+    /// The event's place in its deployment's log (1, 2, …), committed in order: the
+    /// `sequence` WatchDeployment sends and resumes from.
+    pub position: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -23,7 +23,8 @@ use tracing_subscriber::util::SubscriberInitExt as _;
 use crate::config::{LogConfig, LogFormat, TelemetryConfig};
 
 pub use propagation::{
-    HeaderExtractor, HeaderInjector, TraceContextInterceptor, TracedChannel, connect, endpoint,
+    HeaderExtractor, HeaderInjector, TraceContextInterceptor, TracedChannel, connect,
+    current_trace_context, endpoint, set_parent_from,
 };
 
 /// How long [`TelemetryGuard::shutdown`] waits for the last spans to leave.

@@ -59,6 +59,40 @@ pub async fn connect(address: &str) -> Result<TracedChannel, tonic::transport::E
     Ok(InterceptedService::new(channel, TraceContextInterceptor))
 }
 
+/// The trace context of the current span as text (`traceparent` and, when set,
+/// `tracestate`), to store with work that outlives the request: a deployment, a command sent
+/// to an agent. Empty when no trace is being recorded.
+pub fn current_trace_context() -> String {
+    let context = tracing::Span::current().context();
+    let mut fields = std::collections::HashMap::new();
+    opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.inject_context(&context, &mut fields);
+    });
+    let mut text = fields.remove("traceparent").unwrap_or_default();
+    if let Some(state) = fields.remove("tracestate").filter(|s| !s.is_empty()) {
+        text.push(';');
+        text.push_str(&state);
+    }
+    text
+}
+
+/// Makes `span` a child of a context [`current_trace_context`] stored; nothing when `stored`
+/// is empty or not a trace context.
+pub fn set_parent_from(span: &tracing::Span, stored: &str) {
+    if stored.is_empty() {
+        return;
+    }
+    let (parent, state) = stored.split_once(';').unwrap_or((stored, ""));
+    let mut fields = std::collections::HashMap::new();
+    fields.insert("traceparent".to_owned(), parent.to_owned());
+    if !state.is_empty() {
+        fields.insert("tracestate".to_owned(), state.to_owned());
+    }
+    let context =
+        opentelemetry::global::get_text_map_propagator(|propagator| propagator.extract(&fields));
+    let _ = span.set_parent(context);
+}
+
 /// Reads propagation fields from HTTP headers (the server side).
 pub struct HeaderExtractor<'a>(pub &'a http::HeaderMap);
 

@@ -25,6 +25,7 @@ use ferry_proto::agent::v1::{
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::{AgentConfig, Identity};
 use crate::lifecycle::Host;
@@ -337,15 +338,26 @@ impl Inner {
         };
         let (cancel, reason) = (running.cancel.clone(), running.reason.clone());
         self.lock_running().insert(id.clone(), running);
-        tokio::spawn(async move {
-            let result = self.execute(&command, &cancel, &reason, start_time).await;
-            if let Err(error) = self.store.finish(&id, result.clone()) {
-                tracing::error!(command_id = %id, %error, "cannot record the result");
+        // The command's work joins the deployment's trace.
+        let span = tracing::info_span!(
+            "lifecycle_event",
+            command_id = %id,
+            deployment_id = %command.deployment_id,
+            event = %command.lifecycle_event,
+        );
+        ferry_runtime::telemetry::set_parent_from(&span, &command.trace_context);
+        tokio::spawn(
+            async move {
+                let result = self.execute(&command, &cancel, &reason, start_time).await;
+                if let Err(error) = self.store.finish(&id, result.clone()) {
+                    tracing::error!(command_id = %id, %error, "cannot record the result");
+                }
+                self.lock_running().remove(&id);
+                // Not sent now (no stream): the next Hello carries it.
+                self.link.send(result_message(&id, &result)).await;
             }
-            self.lock_running().remove(&id);
-            // Not sent now (no stream): the next Hello carries it.
-            self.link.send(result_message(&id, &result)).await;
-        });
+            .instrument(span),
+        );
     }
 
     async fn execute(

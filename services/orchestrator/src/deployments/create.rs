@@ -157,7 +157,11 @@ pub async fn create(ctx: &Context, request: CreateDeploymentRequest) -> Result<S
     }
 
     let id = rows::new_deployment_id();
-    let row = new_row(&id, &request, &group, &config_name, &config, &resolved, ctx).await?;
+    let mut row = new_row(&id, &request, &group, &config_name, &config, &resolved, ctx).await?;
+    // The deployment's trace: this call's, so the registry and revisions calls above, the
+    // deployment's task and its agents' work are one trace.
+    row.trace_context =
+        Some(ferry_runtime::telemetry::current_trace_context()).filter(|t| !t.is_empty());
     let traffic = row.traffic_control.unwrap_or(false);
     let txn = ctx
         .pools

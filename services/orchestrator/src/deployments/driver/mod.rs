@@ -54,29 +54,34 @@ pub fn spawn(ctx: Context, deployment_id: String) {
     let Some(mut inbox) = ctx.drivers.claim(&deployment_id) else {
         return;
     };
-    let span = tracing::info_span!("deployment", deployment_id = %deployment_id);
-    tokio::spawn(
-        async move {
-            let mut backoff = Duration::from_millis(100);
-            loop {
-                let outcome = match Driver::load(ctx.clone(), &deployment_id).await {
-                    Ok(Some(driver)) => driver.drive(&mut inbox).await,
-                    Ok(None) => Ok(()),
-                    Err(error) => Err(error),
-                };
-                match outcome {
-                    Ok(()) => break,
-                    Err(error) => {
-                        tracing::warn!(%error, "deployment step failed; reloading it from the database");
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(30));
-                    }
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let outcome = match Driver::load(ctx.clone(), &deployment_id).await {
+                Ok(Some(driver)) => {
+                    // The task's work joins the trace its CreateDeployment began.
+                    let span =
+                        tracing::info_span!("drive_deployment", deployment_id = %deployment_id);
+                    ferry_runtime::telemetry::set_parent_from(
+                        &span,
+                        driver.row.trace_context.as_deref().unwrap_or_default(),
+                    );
+                    driver.drive(&mut inbox).instrument(span).await
+                }
+                Ok(None) => Ok(()),
+                Err(error) => Err(error),
+            };
+            match outcome {
+                Ok(()) => break,
+                Err(error) => {
+                    tracing::warn!(deployment_id = %deployment_id, %error, "deployment step failed; reloading it from the database");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(30));
                 }
             }
-            ctx.drivers.release(&deployment_id);
         }
-        .instrument(span),
-    );
+        ctx.drivers.release(&deployment_id);
+    });
 }
 
 /// Starts the task of every deployment that has not ended (at start-up).

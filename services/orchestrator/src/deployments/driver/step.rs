@@ -289,6 +289,7 @@ impl Driver {
             app_spec_file_name: row.app_spec_file_name.clone().unwrap_or_default(),
             file_exists_behavior: value::<FileExistsBehavior>(&row.file_exists_behavior),
             deadline: Some(deadline.into()),
+            trace_context: ferry_runtime::telemetry::current_trace_context(),
         }
     }
 

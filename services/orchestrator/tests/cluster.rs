@@ -146,7 +146,10 @@ fn observed_concurrency(events: &[ferry_proto::deploy::v1::WatchDeploymentRespon
 }
 
 async fn deploys_five_targets(config: &str, concurrency: i32) {
-    let cluster = Cluster::start().await;
+    deploys_five_targets_on(Cluster::start().await, config, concurrency).await;
+}
+
+async fn deploys_five_targets_on(cluster: Cluster, config: &str, concurrency: i32) {
     cluster.group("web", config, vec![], None).await;
     let agents = agents(&cluster, "web", 5).await;
     let revision = upload(&cluster, "v1", false).await;
@@ -196,6 +199,12 @@ async fn half_at_a_time_deploys_five_targets_two_at_a_time() {
 #[tokio::test]
 async fn one_at_a_time_deploys_five_targets_one_at_a_time() {
     deploys_five_targets("CodeDeployDefault.OneAtATime", 1).await;
+}
+
+#[tokio::test]
+async fn half_at_a_time_deploys_five_targets_two_at_a_time_on_postgres() {
+    let cluster = Cluster::start_on_postgres().await;
+    deploys_five_targets_on(cluster, "CodeDeployDefault.HalfAtATime", 2).await;
 }
 
 #[tokio::test]
@@ -513,7 +522,15 @@ async fn an_agent_that_dies_during_a_hook_fails_its_event_with_agent_issue() {
 
 #[tokio::test]
 async fn concurrent_creates_on_one_group_let_exactly_one_through() {
-    let cluster = Cluster::start().await;
+    concurrent_creates_on(Cluster::start().await).await;
+}
+
+#[tokio::test]
+async fn concurrent_creates_on_one_group_let_exactly_one_through_on_postgres() {
+    concurrent_creates_on(Cluster::start_on_postgres().await).await;
+}
+
+async fn concurrent_creates_on(cluster: Cluster) {
     cluster
         .group("web", "CodeDeployDefault.AllAtOnce", vec![], None)
         .await;

@@ -73,18 +73,28 @@ impl Cluster {
         Self::start_with(config()).await
     }
 
+    /// The same cluster with every service's state in one fresh PostgreSQL database.
+    pub async fn start_on_postgres() -> Self {
+        let url = ferry_store::testing::fresh_postgres().await;
+        let mut config = config();
+        config.database_url = Some(url);
+        Self::start_with(config).await
+    }
+
     pub async fn start_with(mut config: OrchestratorConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let registry = Registry::open(&RegistryConfig {
             data_dir: dir.path().join("registry"),
+            database_url: config.database_url.clone(),
             ..RegistryConfig::default()
         })
         .await
         .unwrap();
         let revisions = Revisions::open(&RevisionsConfig {
             data_dir: dir.path().join("revisions"),
+            database_url: config.database_url.clone(),
             registry_endpoint: endpoint.clone(),
             ..RevisionsConfig::default()
         })

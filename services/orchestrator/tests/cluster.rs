@@ -820,3 +820,61 @@ async fn a_trigger_webhook_receives_the_events_in_order() {
     assert_eq!(last["eventTriggerName"], "all");
     assert_eq!(received[2].1["instanceStatus"], "Succeeded");
 }
+
+#[tokio::test]
+async fn an_event_no_agent_takes_fails_after_the_start_timeout() {
+    let mut config = support::config();
+    config.limits.event_start_timeout_secs = 1;
+    let cluster = Cluster::start_with(config).await;
+    cluster
+        .group("web", "CodeDeployDefault.AllAtOnce", vec![], None)
+        .await;
+    let agents = agents(&cluster, "web", 1).await;
+    // Registered, tagged, but its agent is not running.
+    agents[0].stop();
+    let revision = upload(&cluster, "v1", false).await;
+    let id = cluster.deploy("web", &revision).await;
+    let info = cluster.finished(&id).await;
+    assert_eq!(info.status, DeploymentStatus::Failed as i32);
+    assert_eq!(
+        info.error_information.unwrap().code,
+        ErrorCode::AgentIssue as i32
+    );
+    let first = target(&cluster, &id, "web-1").await.lifecycle_events[0].clone();
+    assert_eq!(first.status, LifecycleEventStatus::Failed as i32);
+    assert!(
+        first
+            .diagnostics
+            .unwrap()
+            .message
+            .contains("did not start ApplicationStop within 1 s")
+    );
+}
+
+#[tokio::test]
+async fn a_deployment_past_its_maximum_duration_fails_with_timeout() {
+    let mut config = support::config();
+    config.limits.deployment_timeout_secs = 2;
+    let cluster = Cluster::start_with(config).await;
+    cluster
+        .group("web", "CodeDeployDefault.AllAtOnce", vec![], None)
+        .await;
+    let agents = agents(&cluster, "web", 1).await;
+    mark(&agents[0], "hold");
+    let revision = upload(&cluster, "v1", false).await;
+    let id = cluster.deploy("web", &revision).await;
+    let info = cluster.finished(&id).await;
+    assert_eq!(info.status, DeploymentStatus::Failed as i32);
+    assert_eq!(
+        info.error_information.unwrap().code,
+        ErrorCode::Timeout as i32
+    );
+    let held = target(&cluster, &id, "web-1").await;
+    assert_eq!(held.status, TargetStatus::Failed as i32);
+    let after_install = held
+        .lifecycle_events
+        .iter()
+        .find(|e| e.lifecycle_event_name == "AfterInstall")
+        .unwrap();
+    assert_eq!(after_install.status, LifecycleEventStatus::Failed as i32);
+}

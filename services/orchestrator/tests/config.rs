@@ -56,7 +56,10 @@ fn env_and_flags_override_the_file() {
 fn bad_values_are_named() {
     let dir = tempfile::tempdir().unwrap();
     for (yaml, key) in [
-        ("limits:\n  event_start_timeout_secs: 0\n", "limits.event_start_timeout_secs"),
+        (
+            "limits:\n  event_start_timeout_secs: 0\n",
+            "limits.event_start_timeout_secs",
+        ),
         (
             "agents:\n  heartbeat_interval_secs: 5\n  heartbeat_timeout_secs: 5\n",
             "agents.heartbeat_timeout_secs",
@@ -72,7 +75,9 @@ fn bad_values_are_named() {
             file: Some(file),
             ..Default::default()
         };
-        let error = load::<OrchestratorConfig>(&sources).unwrap_err().to_string();
+        let error = load::<OrchestratorConfig>(&sources)
+            .unwrap_err()
+            .to_string();
         assert!(error.contains(key), "{yaml:?}: {error}");
     }
 }

@@ -14,6 +14,7 @@ use ferry_bundle::{BundleType, Limits};
 use ferry_proto::common::v1::RevisionLocation;
 use ferry_proto::revision::v1::DownloadBundleRequest;
 use ferry_proto::revision::v1::revision_service_client::RevisionServiceClient;
+use ferry_runtime::telemetry::{TraceContextInterceptor, TracedChannel};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -82,8 +83,12 @@ impl Downloader {
         cancel: &CancellationToken,
     ) -> Result<(), Failure> {
         check_digest(&revision.sha256)?;
-        let mut client = RevisionServiceClient::new(self.channel(&revision.download_endpoint)?)
-            .max_decoding_message_size(16 << 20);
+        // The download joins the lifecycle event's trace (the deployment's).
+        let mut client = RevisionServiceClient::with_interceptor(
+            self.channel(&revision.download_endpoint)?,
+            TraceContextInterceptor,
+        )
+        .max_decoding_message_size(16 << 20);
         let mut out = tokio::fs::File::create(file)
             .await
             .map_err(|e| io_failure("create", file, e))?;
@@ -140,7 +145,7 @@ enum Receive {
 }
 
 async fn receive(
-    client: &mut RevisionServiceClient<Channel>,
+    client: &mut RevisionServiceClient<TracedChannel>,
     sha256: &str,
     offset: &mut u64,
     hasher: &mut Sha256,

@@ -100,6 +100,7 @@ bench:
 	$(CARGO) bench -p ferry-registry --bench registry
 	$(CARGO) bench -p ferry-revisions --bench download
 	$(CARGO) bench -p ferry-agent --bench agent
+	$(CARGO) bench -p ferry-orchestrator --bench dispatch
 
 # ------------------------------------------------------------------------------------------
 # The agent as shipped: one stripped, statically linked binary (glibc's crt-static; see

@@ -62,25 +62,48 @@ impl EventLog {
         deployment_id: &str,
         event: Event,
     ) -> Result<u64, DbErr> {
-        let position = next_position(db, deployment_id).await?;
-        let now = SystemTime::now();
-        let kind = kind(&event);
-        let payload = WatchDeploymentResponse {
-            sequence: 0,
-            time: Some(now.into()),
-            event: Some(event),
+        Self::append_many_in(db, deployment_id, vec![event]).await
+    }
+
+    /// [`append_in`](Self::append_in) for several events of one deployment, in order, with
+    /// one counter update and multi-row inserts. Returns the last sequence (0 for none).
+    pub async fn append_many_in<C: ConnectionTrait>(
+        db: &C,
+        deployment_id: &str,
+        events: Vec<Event>,
+    ) -> Result<u64, DbErr> {
+        if events.is_empty() {
+            return Ok(0);
         }
-        .encode_to_vec();
-        let row = deployment_event::ActiveModel {
-            deployment_id: Set(deployment_id.to_owned()),
-            time: Set(micros(now)),
-            kind: Set(kind.to_owned()),
-            payload: Set(payload),
-            position: Set(Some(position)),
-            ..Default::default()
-        };
-        Entity::insert(row).exec(db).await?;
-        Ok(u64::try_from(position).unwrap_or(0))
+        let count = i64::try_from(events.len()).unwrap_or(i64::MAX);
+        let first = reserve_positions(db, deployment_id, count).await?;
+        let now = SystemTime::now();
+        let rows: Vec<_> = events
+            .into_iter()
+            .zip(first..)
+            .map(|(event, position)| {
+                let kind = kind(&event);
+                let payload = WatchDeploymentResponse {
+                    sequence: 0,
+                    time: Some(now.into()),
+                    event: Some(event),
+                }
+                .encode_to_vec();
+                deployment_event::ActiveModel {
+                    deployment_id: Set(deployment_id.to_owned()),
+                    time: Set(micros(now)),
+                    kind: Set(kind.to_owned()),
+                    payload: Set(payload),
+                    position: Set(Some(position)),
+                    ..Default::default()
+                }
+            })
+            .collect();
+        // Rows per INSERT: well under either back end's bind-parameter limit.
+        for chunk in rows.chunks(500) {
+            Entity::insert_many(chunk.to_vec()).exec(db).await?;
+        }
+        Ok(u64::try_from(first + count - 1).unwrap_or(0))
     }
 
     /// Wakes watchers: events were stored.
@@ -136,24 +159,28 @@ impl EventLog {
     }
 }
 
-/// Takes the next position of `deployment_id`'s log, locking its counter row until the
-/// caller's transaction ends.
-async fn next_position<C: ConnectionTrait>(db: &C, deployment_id: &str) -> Result<i64, DbErr> {
+/// Takes the next `count` positions of `deployment_id`'s log, locking its counter row until
+/// the caller's transaction ends; returns the first.
+async fn reserve_positions<C: ConnectionTrait>(
+    db: &C,
+    deployment_id: &str,
+    count: i64,
+) -> Result<i64, DbErr> {
     let bump = Query::update()
         .table("event_counters")
-        .value("last", Expr::col("last").add(1))
+        .value("last", Expr::col("last").add(count))
         .and_where(Expr::col("deployment_id").eq(deployment_id))
         .returning_col("last")
         .to_owned();
     if let Some(row) = db.query_one(&bump).await? {
-        return row.try_get_by_index::<i64>(0);
+        return Ok(row.try_get_by_index::<i64>(0)? - count + 1);
     }
-    // The deployment's first event: no counter yet. Inserted within the creating transaction,
-    // so no other writer can race for it.
+    // The deployment's first events: no counter yet. Inserted within the creating
+    // transaction, so no other writer can race for it.
     let first = Query::insert()
         .into_table("event_counters")
         .columns(["deployment_id", "last"])
-        .values_panic([deployment_id.into(), 1i64.into()])
+        .values_panic([deployment_id.into(), count.into()])
         .to_owned();
     db.execute(&first).await?;
     Ok(1)

@@ -110,11 +110,12 @@ async fn insert(env: &Env, row: deployment::Model, targets: &[&str]) {
         })
         .collect();
     let txn = env.pools.write.begin().await.unwrap();
-    // Nothing to deliver: no watcher, agent or driver runs in these tests.
+    // Written, but nothing to deliver: no watcher, agent or driver runs in these tests.
     let mut out = Outbox::default();
     rows::insert(&txn, &mut out, row, &targets, EVENTS)
         .await
         .unwrap();
+    out.flush(&txn).await.unwrap();
     txn.commit().await.unwrap();
 }
 

@@ -7,6 +7,7 @@ use prost::Message;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, Set};
 
+use super::writer::{Write, Writer};
 use crate::deployments::stored::StoredDiagnostics;
 
 use crate::store::entities::agent_command::{self, Column, Entity};
@@ -24,7 +25,7 @@ pub const CANCELLING: &str = "cancelling";
 /// The agent was told to cancel; its result, if one comes, is stored and then ignored.
 pub const CANCEL_SENT: &str = "cancel_sent";
 /// States in which a result is still awaited.
-const AWAITING_RESULT: &[&str] = &[PENDING, SENT, ACKNOWLEDGED, CANCELLING, CANCEL_SENT];
+pub(super) const AWAITING_RESULT: &[&str] = &[PENDING, SENT, ACKNOWLEDGED, CANCELLING, CANCEL_SENT];
 
 /// What recording a result did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,20 +38,18 @@ pub enum Recorded {
     Unknown,
 }
 
-/// Stores a command for `instance_name` as part of the caller's transaction, to be pushed once
-/// it commits and the agent is connected.
-pub async fn enqueue_in<C: ConnectionTrait>(
-    db: &C,
+/// The row of a new command for `instance_name` (pending).
+pub fn command_row(
     instance_name: &str,
     target_id: &str,
     command: &Command,
-) -> Result<(), DbErr> {
+) -> agent_command::ActiveModel {
     let deadline = command.deadline.as_ref().map(|t| {
         t.seconds
             .saturating_mul(1_000_000)
             .saturating_add(i64::from(t.nanos / 1000))
     });
-    let row = agent_command::ActiveModel {
+    agent_command::ActiveModel {
         command_id: Set(command.command_id.clone()),
         deployment_id: Set(command.deployment_id.clone()),
         target_id: Set(target_id.to_owned()),
@@ -65,8 +64,21 @@ pub async fn enqueue_in<C: ConnectionTrait>(
         finished_at: Set(None),
         result: Set(None),
         command: Set(command.encode_to_vec()),
-    };
-    Entity::insert(row).exec(db).await.map(drop)
+    }
+}
+
+/// Stores a command for `instance_name` as part of the caller's transaction, to be pushed once
+/// it commits and the agent is connected.
+pub async fn enqueue_in<C: ConnectionTrait>(
+    db: &C,
+    instance_name: &str,
+    target_id: &str,
+    command: &Command,
+) -> Result<(), DbErr> {
+    Entity::insert(command_row(instance_name, target_id, command))
+        .exec(db)
+        .await
+        .map(drop)
 }
 
 /// Moves `command_id` from one of `from` to `to`, in the caller's transaction.
@@ -88,11 +100,17 @@ pub async fn set_state_in<C: ConnectionTrait>(
 #[derive(Clone)]
 pub struct Commands {
     pools: Pools,
+    writer: Writer,
 }
 
 impl Commands {
+    /// Commands in `pools`; starts the task that writes the sessions' updates (so it needs a
+    /// Tokio runtime).
     pub fn new(pools: Pools) -> Self {
-        Self { pools }
+        Self {
+            writer: Writer::start(pools.clone()),
+            pools,
+        }
     }
 
     /// Stores a command for `instance_name`, to be pushed when its agent is connected.
@@ -137,36 +155,16 @@ impl Commands {
             .collect()
     }
 
-    async fn advance(
-        &self,
-        command_id: &str,
-        from: &[&str],
-        to: &str,
-        at: Column,
-    ) -> Result<(), DbErr> {
-        Entity::update_many()
-            .col_expr(Column::State, Expr::value(to))
-            .col_expr(at, Expr::value(now_micros()))
-            .filter(Column::CommandId.eq(command_id))
-            .filter(Column::State.is_in(from.iter().copied()))
-            .exec(&self.pools.write)
-            .await
-            .map(drop)
-    }
-
+    /// Notes that `command_id` was pushed (written with the next batch).
     pub async fn mark_sent(&self, command_id: &str) -> Result<(), DbErr> {
-        self.advance(command_id, &[PENDING], SENT, Column::SentAt)
-            .await
+        self.writer.send(Write::Sent(command_id.to_owned())).await
     }
 
+    /// Notes the agent's acknowledgement of `command_id` (written with the next batch).
     pub async fn acknowledge(&self, command_id: &str) -> Result<(), DbErr> {
-        self.advance(
-            command_id,
-            &[PENDING, SENT],
-            ACKNOWLEDGED,
-            Column::AcknowledgedAt,
-        )
-        .await
+        self.writer
+            .send(Write::Acknowledged(command_id.to_owned()))
+            .await
     }
 
     /// Stores `result` if it belongs to a command of `instance_name` that has none yet.
@@ -181,32 +179,23 @@ impl Commands {
     }
 
     /// [`record_result`](Self::record_result), with the command's deployment when it was new.
+    /// Returns once the result is committed (with its batch).
     pub async fn record_result_of(
         &self,
         instance_name: &str,
         result: &CommandResult,
     ) -> Result<(Recorded, Option<String>), DbErr> {
-        let json = serde_json::to_string(&StoredResult::from(result))
-            .map_err(|e| DbErr::Custom(e.to_string()))?;
-        // One conditional update: whoever applies it first wins, a repeat changes nothing.
-        let updated = Entity::update_many()
-            .col_expr(Column::State, Expr::value(FINISHED))
-            .col_expr(Column::FinishedAt, Expr::value(now_micros()))
-            .col_expr(Column::Result, Expr::value(json))
-            .filter(Column::CommandId.eq(result.command_id.as_str()))
-            .filter(Column::InstanceName.eq(instance_name))
-            .filter(Column::State.is_in(AWAITING_RESULT.iter().copied()))
-            .exec(&self.pools.write)
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.writer
+            .send(Write::Result {
+                instance: instance_name.to_owned(),
+                result: result.clone(),
+                reply,
+            })
             .await?;
-        let known = Entity::find_by_id(result.command_id.clone())
-            .filter(Column::InstanceName.eq(instance_name))
-            .one(&self.pools.read)
-            .await?;
-        Ok(match known {
-            Some(row) if updated.rows_affected > 0 => (Recorded::New, Some(row.deployment_id)),
-            Some(_) => (Recorded::Duplicate, None),
-            None => (Recorded::Unknown, None),
-        })
+        answer
+            .await
+            .map_err(|_| DbErr::Custom("the command writer has stopped".to_owned()))?
     }
 
     /// The stored result of a command, if it finished.

@@ -4,3 +4,4 @@
 pub mod commands;
 pub mod presence;
 pub mod session;
+mod writer;

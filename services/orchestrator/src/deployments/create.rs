@@ -171,6 +171,10 @@ pub async fn create(ctx: &Context, request: CreateDeploymentRequest) -> Result<S
         .map_err(|e| Status::from(crate::store::internal(e)))?;
     let mut out = Outbox::default();
     let inserted = rows::insert(&txn, &mut out, row, &targets, lifecycle::events(traffic)).await;
+    let inserted = match inserted {
+        Ok(()) => out.flush(&txn).await,
+        Err(error) => Err(error),
+    };
     match inserted {
         Ok(()) => {}
         Err(error) if is_unique_violation(&error) => {

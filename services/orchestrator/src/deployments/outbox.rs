@@ -15,6 +15,8 @@ use super::context::Context;
 
 #[derive(Default)]
 pub struct Outbox {
+    /// Log events not yet written, in order, with their deployment.
+    log: Vec<(String, Event)>,
     logged: bool,
     agents: BTreeSet<String>,
     notifications: usize,
@@ -22,15 +24,28 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Appends `event` to the deployment's log in the transaction.
-    pub async fn log<C: ConnectionTrait>(
-        &mut self,
-        db: &C,
-        deployment_id: &str,
-        event: Event,
-    ) -> Result<(), DbErr> {
-        EventLog::append_in(db, deployment_id, event).await?;
-        self.logged = true;
+    /// Appends `event` to the deployment's log; written by [`flush`](Self::flush).
+    pub fn log(&mut self, deployment_id: &str, event: Event) {
+        self.log.push((deployment_id.to_owned(), event));
+    }
+
+    /// Writes the logged events in the transaction, each deployment's in order, with as few
+    /// statements as possible. Call it last before committing.
+    pub async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), DbErr> {
+        let mut by_deployment: Vec<(String, Vec<Event>)> = Vec::new();
+        for (deployment_id, event) in self.log.drain(..) {
+            match by_deployment
+                .iter_mut()
+                .find(|(id, _)| *id == deployment_id)
+            {
+                Some((_, events)) => events.push(event),
+                None => by_deployment.push((deployment_id, vec![event])),
+            }
+        }
+        for (deployment_id, events) in by_deployment {
+            EventLog::append_many_in(db, &deployment_id, events).await?;
+            self.logged = true;
+        }
         Ok(())
     }
 
@@ -62,6 +77,7 @@ impl Outbox {
 
     /// Once the transaction has committed.
     pub fn deliver(self, ctx: &Context) {
+        debug_assert!(self.log.is_empty(), "log events were not flushed");
         if self.logged {
             ctx.events.announce();
         }

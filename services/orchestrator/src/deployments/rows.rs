@@ -93,7 +93,6 @@ pub async fn insert<C: ConnectionTrait>(
             .await?;
     }
     out.log(
-        db,
         &id,
         Event::DeploymentStatusChanged(DeploymentStatusChanged {
             status: DeploymentStatus::Created as i32,
@@ -103,18 +102,15 @@ pub async fn insert<C: ConnectionTrait>(
             }),
             ..Default::default()
         }),
-    )
-    .await?;
+    );
     for target in targets {
         out.log(
-            db,
             &id,
             Event::TargetStatusChanged(TargetStatusChanged {
                 target_id: target.id.clone(),
                 status: TargetStatus::Pending as i32,
             }),
-        )
-        .await?;
+        );
     }
     Ok(())
 }

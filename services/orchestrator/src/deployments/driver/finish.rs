@@ -40,21 +40,20 @@ impl Driver {
         self.row.status_messages = stored::status_messages_json(&messages);
     }
 
-    async fn log_status(
-        &mut self,
-        txn: &DatabaseTransaction,
+    fn log_status(
+        &self,
         out: &mut Outbox,
         status: DeploymentStatus,
         message: &str,
         error: Option<ErrorInformation>,
-    ) -> Result<(), DbErr> {
+    ) {
         let event = Event::DeploymentStatusChanged(DeploymentStatusChanged {
             status: status as i32,
             message: message.to_owned(),
             error_information: error,
             overview: Some(self.overview()),
         });
-        out.log(txn, &self.row.id, event).await
+        out.log(&self.row.id, event);
     }
 
     /// The first target starts: Created → InProgress.
@@ -66,8 +65,7 @@ impl Driver {
         self.row.status = name(DeploymentStatus::InProgress);
         self.row.start_time = Some(now_micros());
         self.save(txn).await?;
-        self.log_status(txn, out, DeploymentStatus::InProgress, "", None)
-            .await?;
+        self.log_status(out, DeploymentStatus::InProgress, "", None);
         let notice = self.deployment_notice();
         out.notify(
             txn,
@@ -118,8 +116,7 @@ impl Driver {
             code: code as i32,
             message,
         });
-        self.log_status(txn, out, status, &message, information)
-            .await?;
+        self.log_status(out, status, &message, information);
         let trigger = match status {
             DeploymentStatus::Succeeded => TriggerEventType::DeploymentSuccess,
             DeploymentStatus::Stopped => TriggerEventType::DeploymentStop,

@@ -7,6 +7,7 @@
 //! loads it again from the database after a restart or an error, so the rows are the truth.
 
 mod finish;
+mod flush;
 mod limits;
 mod notices;
 pub(crate) mod step;
@@ -105,6 +106,8 @@ struct Step {
     status: LifecycleEventStatus,
     start: Option<i64>,
     end: Option<i64>,
+    /// JSON of CodeDeploy's Diagnostics, once finished.
+    diagnostics: Option<String>,
 }
 
 /// The command of a target's running lifecycle event.
@@ -146,10 +149,13 @@ impl Target {
 struct Driver {
     ctx: Context,
     row: deployment::Model,
+    /// In start order: a target's index is its `position`.
     targets: Vec<Target>,
     triggers: Vec<TriggerConfig>,
     timeouts: BTreeMap<String, u64>,
     plan: Result<Plan, HealthError>,
+    /// What the current step changed, written at its end ([`flush`]).
+    pending: flush::Pending,
 }
 
 fn lifecycle_status(name: &str) -> LifecycleEventStatus {
@@ -193,6 +199,7 @@ impl Driver {
                 status: lifecycle_status(&event.status),
                 start: event.start_time,
                 end: event.end_time,
+                diagnostics: event.diagnostics,
             });
         }
         // The command of each running event: the newest not given up on.
@@ -259,6 +266,7 @@ impl Driver {
             row,
             targets,
             plan,
+            pending: flush::Pending::default(),
         }))
     }
 

@@ -14,7 +14,6 @@ use ferry_proto::deploy::v1::{
 };
 use ferry_proto::registry::v1::TriggerEventType;
 use ferry_runtime::error::{ApiError, Exception};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
 };
@@ -24,7 +23,7 @@ use crate::agents::commands::{
     self, ACKNOWLEDGED, APPLIED, CANCELLING, FINISHED, PENDING, SENT, StoredResult,
 };
 use crate::health::{HealthError, Progress, Verdict};
-use crate::store::entities::{agent_command, deployment_target, lifecycle_event};
+use crate::store::entities::agent_command;
 use crate::store::{micros, now_micros};
 
 use super::super::lifecycle;
@@ -71,6 +70,8 @@ impl Driver {
         if !self.is_terminal() {
             self.schedule(&txn, &mut out).await?;
         }
+        self.flush(&txn).await?;
+        out.flush(&txn).await?;
         txn.commit().await?;
         out.deliver(&self.ctx);
         Ok((self.is_terminal(), answer))
@@ -89,7 +90,7 @@ impl Driver {
             .all(txn)
             .await?;
         for command in finished {
-            commands::set_state_in(txn, &command.command_id, &[FINISHED], APPLIED).await?;
+            self.pending.applied.push(command.command_id.clone());
             // A result of a command given up on (stopped, timed out) changes nothing.
             let Some(t) = self.targets.iter().position(|t| {
                 t.running
@@ -130,7 +131,7 @@ impl Driver {
                 && target.running.is_none()
                 && let Some(ordinal) = target.current_ordinal()
             {
-                self.start_event(txn, out, t, ordinal).await?;
+                self.start_event(out, t, ordinal);
             }
         }
         let plan = match &self.plan {
@@ -231,17 +232,13 @@ impl Driver {
         }
         self.set_target(txn, out, t, TargetStatus::InProgress)
             .await?;
-        self.start_event(txn, out, t, 0).await
+        self.start_event(out, t, 0);
+        Ok(())
     }
 
-    /// Stores the event's command (pushed to the agent once the step commits).
-    async fn start_event(
-        &mut self,
-        txn: &DatabaseTransaction,
-        out: &mut Outbox,
-        t: usize,
-        ordinal: usize,
-    ) -> Result<(), DbErr> {
+    /// Creates the event's command (stored at the end of the step, pushed to the agent once
+    /// the step commits).
+    fn start_event(&mut self, out: &mut Outbox, t: usize, ordinal: usize) {
         let limits = &self.ctx.limits;
         let event = self.targets[t].steps[ordinal].name.clone();
         let timeout = self
@@ -253,7 +250,9 @@ impl Driver {
         let deadline = SystemTime::now() + limits.event_start_timeout + timeout;
         let command = self.command(&event, deadline);
         let instance = self.targets[t].id.clone();
-        commands::enqueue_in(txn, &instance, &instance, &command).await?;
+        self.pending
+            .commands
+            .push(commands::command_row(&instance, &instance, &command));
         self.targets[t].running = Some(Running {
             command_id: command.command_id,
             ordinal,
@@ -262,8 +261,7 @@ impl Driver {
             disconnected_since: None,
         });
         out.wake_agent(&instance);
-        self.set_event(txn, out, t, ordinal, LifecycleEventStatus::InProgress, None)
-            .await
+        self.set_event(out, t, ordinal, LifecycleEventStatus::InProgress, None);
     }
 
     fn command(&self, event: &str, deadline: SystemTime) -> Command {
@@ -326,30 +324,27 @@ impl Driver {
         }
         if succeeded || ignored {
             self.set_event(
-                txn,
                 out,
                 t,
                 ordinal,
                 LifecycleEventStatus::Succeeded,
                 Some(diagnostics),
-            )
-            .await?;
+            );
             if ordinal + 1 < self.targets[t].steps.len() {
-                self.start_event(txn, out, t, ordinal + 1).await
+                self.start_event(out, t, ordinal + 1);
+                Ok(())
             } else {
                 self.set_target(txn, out, t, TargetStatus::Succeeded).await
             }
         } else {
             self.set_event(
-                txn,
                 out,
                 t,
                 ordinal,
                 LifecycleEventStatus::Failed,
                 Some(diagnostics),
-            )
-            .await?;
-            self.skip_events_from(txn, out, t, ordinal + 1).await?;
+            );
+            self.skip_events_from(out, t, ordinal + 1);
             self.set_target(txn, out, t, TargetStatus::Failed).await
         }
     }
@@ -367,8 +362,14 @@ impl Driver {
         let Some(running) = self.targets[t].running.clone() else {
             return Ok(());
         };
-        // Never sent: it is simply dropped. Sent or running: the agent is told to cancel it.
-        if !commands::set_state_in(txn, &running.command_id, &[PENDING], APPLIED).await? {
+        // Created in this step and not stored yet: dropped. Never sent: dropped. Sent or
+        // running: the agent is told to cancel it.
+        let unstored = self.pending.commands.iter().position(
+            |c| matches!(&c.command_id, sea_orm::ActiveValue::Set(id) if *id == running.command_id),
+        );
+        if let Some(index) = unstored {
+            self.pending.commands.swap_remove(index);
+        } else if !commands::set_state_in(txn, &running.command_id, &[PENDING], APPLIED).await? {
             commands::set_state_in(txn, &running.command_id, &[SENT, ACKNOWLEDGED], CANCELLING)
                 .await?;
             out.wake_agent(&self.targets[t].id);
@@ -391,15 +392,15 @@ impl Driver {
         .await
     }
 
-    async fn set_event(
+    /// Changes a lifecycle event (written at the end of the step) and logs the change.
+    fn set_event(
         &mut self,
-        txn: &DatabaseTransaction,
         out: &mut Outbox,
         t: usize,
         ordinal: usize,
         status: LifecycleEventStatus,
         diagnostics: Option<StoredDiagnostics>,
-    ) -> Result<(), DbErr> {
+    ) {
         let now = now_micros();
         let target_id = self.targets[t].id.clone();
         let step = &mut self.targets[t].steps[ordinal];
@@ -410,43 +411,24 @@ impl Driver {
         } else if step.end.is_none() {
             step.end = Some(now);
         }
-        lifecycle_event::Entity::update_many()
-            .col_expr(lifecycle_event::Column::Status, Expr::value(name(status)))
-            .col_expr(lifecycle_event::Column::StartTime, Expr::value(step.start))
-            .col_expr(lifecycle_event::Column::EndTime, Expr::value(step.end))
-            .col_expr(
-                lifecycle_event::Column::Diagnostics,
-                Expr::value(diagnostics.as_ref().map(StoredDiagnostics::to_json)),
-            )
-            .filter(lifecycle_event::Column::DeploymentId.eq(self.row.id.as_str()))
-            .filter(lifecycle_event::Column::TargetId.eq(target_id.as_str()))
-            .filter(lifecycle_event::Column::Ordinal.eq(i32::try_from(ordinal).unwrap_or(i32::MAX)))
-            .exec(txn)
-            .await?;
+        step.diagnostics = diagnostics.as_ref().map(StoredDiagnostics::to_json);
+        self.pending.steps.insert((t, ordinal));
         let event = Event::LifecycleEventChanged(LifecycleEventChanged {
             target_id,
             lifecycle_event_name: step.name.clone(),
             status: status as i32,
             diagnostics: diagnostics.as_ref().map(Into::into),
         });
-        out.log(txn, &self.row.id, event).await
+        out.log(&self.row.id, event);
     }
 
     /// Marks the events from `ordinal` on Skipped (they will not run).
-    async fn skip_events_from(
-        &mut self,
-        txn: &DatabaseTransaction,
-        out: &mut Outbox,
-        t: usize,
-        ordinal: usize,
-    ) -> Result<(), DbErr> {
+    fn skip_events_from(&mut self, out: &mut Outbox, t: usize, ordinal: usize) {
         for o in ordinal..self.targets[t].steps.len() {
             if self.targets[t].steps[o].status == LifecycleEventStatus::Pending {
-                self.set_event(txn, out, t, o, LifecycleEventStatus::Skipped, None)
-                    .await?;
+                self.set_event(out, t, o, LifecycleEventStatus::Skipped, None);
             }
         }
-        Ok(())
     }
 
     /// Targets not started will not be: Skipped, with all their events.
@@ -457,7 +439,7 @@ impl Driver {
     ) -> Result<(), DbErr> {
         for t in 0..self.targets.len() {
             if self.targets[t].status == TargetStatus::Pending {
-                self.skip_events_from(txn, out, t, 0).await?;
+                self.skip_events_from(out, t, 0);
                 self.set_target(txn, out, t, TargetStatus::Skipped).await?;
             }
         }
@@ -475,18 +457,12 @@ impl Driver {
         let target = &mut self.targets[t];
         target.status = status;
         target.last_updated_at = now;
-        deployment_target::Entity::update_many()
-            .col_expr(deployment_target::Column::Status, Expr::value(name(status)))
-            .col_expr(deployment_target::Column::LastUpdatedAt, Expr::value(now))
-            .filter(deployment_target::Column::DeploymentId.eq(self.row.id.as_str()))
-            .filter(deployment_target::Column::TargetId.eq(target.id.as_str()))
-            .exec(txn)
-            .await?;
         let event = Event::TargetStatusChanged(TargetStatusChanged {
             target_id: target.id.clone(),
             status: status as i32,
         });
-        out.log(txn, &self.row.id, event).await?;
+        self.pending.targets.insert(t);
+        out.log(&self.row.id, event);
         let trigger = match status {
             TargetStatus::InProgress => Some(TriggerEventType::InstanceStart),
             TargetStatus::Succeeded => Some(TriggerEventType::InstanceSuccess),

@@ -114,8 +114,7 @@ async fn start_holding_hook(
     let pid_file = agent.dir.path().join("hold.pid");
     // The shell creates the file before it writes the pid: wait for the pid itself.
     eventually("the hook runs", || {
-        std::fs::read_to_string(&pid_file)
-            .is_ok_and(|pid| pid.trim().parse::<u32>().is_ok())
+        std::fs::read_to_string(&pid_file).is_ok_and(|pid| pid.trim().parse::<u32>().is_ok())
     })
     .await;
     pid_file

@@ -232,7 +232,8 @@ impl Registry {
             .filter(resource_tag::Column::ResourceKind.eq(kind.as_str()))
             .filter(resource_tag::Column::ResourceId.eq(id))
             .filter(resource_tag::Column::Key.is_in(req.tag_keys))
-            .exec(&self.db)
+            // A write: through the write pool (SQLite's single writer), not the read pool.
+            .exec(&self.writer)
             .await
             .map_err(internal)?;
         Ok(pb::UntagResourceResponse {})

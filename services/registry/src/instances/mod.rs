@@ -155,7 +155,8 @@ impl Registry {
             .col_expr(instance::Column::DeregisterTime, Expr::value(Utc::now()))
             .filter(instance::Column::Name.eq(&req.instance_name))
             .filter(instance::Column::DeregisterTime.is_null())
-            .exec(&self.db)
+            // A write: through the write pool (SQLite's single writer), not the read pool.
+            .exec(&self.writer)
             .await
             .map_err(internal)?;
         Ok(pb::DeregisterOnPremisesInstanceResponse {})

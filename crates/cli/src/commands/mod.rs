@@ -1,6 +1,8 @@
 //! One module per subcommand; each returns the process's exit code.
 
+mod api;
 mod appspec;
+mod up;
 
 use std::process::ExitCode;
 
@@ -18,11 +20,19 @@ pub enum Command {
     /// Work with AppSpec files.
     #[command(subcommand)]
     Appspec(appspec::AppspecCommand),
+    /// Run ferry on this machine: registry, revisions and orchestrator in one process on one
+    /// port, and optionally local agents.
+    Up(up::UpArgs),
+    /// The service operations, named as `aws deploy` names them.
+    #[command(flatten)]
+    Api(api::ApiCommand),
 }
 
 pub fn run(command: Command) -> ExitCode {
     let result = match command {
         Command::Appspec(cmd) => appspec::run(cmd),
+        Command::Up(args) => up::run(args),
+        Command::Api(cmd) => api::run(cmd),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,10 +2,12 @@
 #
 #   make test    everything CI tests: installs/starts the tools (make tools), builds the
 #                workspace once, runs the Rust tests (nextest when installed, else cargo test),
-#                the Python black-box tests (tests/python) and the grpcurl smoke test
+#                the Python black-box tests (tests/python), the grpcurl smoke test and the
+#                demo (make demo-check)
+#   make demo    ferry up with one local agent and a first deployment of examples/hello-site
 #   make lint    rustfmt check, clippy with -D warnings, buf lint
 #   make tools   scripts/install-tools.sh: Python venv (.venv), grpcurl, buf, PostgreSQL, Redis
-#   make bench   the registry, DownloadBundle and agent benchmarks
+#   make bench   the registry, DownloadBundle, agent and orchestrator dispatch benchmarks
 #
 # `make test TOOLS=` skips the tools step (when they are already installed and running).
 
@@ -34,7 +36,7 @@ NEXTEST_ARGS ?= --no-fail-fast --no-tests=warn
 CARGO_TEST_ARGS ?= --no-fail-fast
 PYTEST_ARGS ?=
 
-.PHONY: all tools lint fmt-check clippy buf-lint single-versions build test test-rust test-python smoke bench agent-dist ci clean-python
+.PHONY: all tools lint fmt-check clippy buf-lint single-versions build test test-rust test-python smoke demo demo-check bench agent-dist ci clean-python
 
 all: test
 
@@ -74,6 +76,7 @@ test: $(TOOLS) build
 	@$(MAKE) test-rust
 	@$(MAKE) test-python
 	@$(MAKE) smoke
+	@$(MAKE) demo-check
 
 test-rust:
 ifeq ($(HAVE_NEXTEST),yes)
@@ -92,6 +95,18 @@ smoke:
 	$(HARNESS_ENV) $(ROOT)/scripts/grpcurl-smoke.sh
 
 ci: lint test
+
+# The README's first command: `ferry up` with one local agent and a first deployment of
+# examples/hello-site, watched live; ferry keeps running until Ctrl-C.
+demo:
+	$(ROOT)/scripts/demo.sh
+
+# The same, non-interactive, on a throwaway data directory and spare ports (part of `make test`).
+demo-check:
+	@data="$$(mktemp -d)"; \
+	FERRY_DEMO_PROFILE=dev FERRY_DEMO_EXIT=1 FERRY_DEMO_DATA="$$data" \
+	FERRY_DEMO_LISTEN=127.0.0.1:50997 HELLO_SITE_PORT=18097 $(ROOT)/scripts/demo.sh; \
+	status=$$?; rm -rf "$$data"; exit $$status
 
 # ------------------------------------------------------------------------------------------
 # Benchmarks: each prints a table (figures and what limits them: BENCHMARKS.md).

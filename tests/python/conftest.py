@@ -14,6 +14,7 @@ Environment:
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -251,3 +252,171 @@ def pytest_runtest_makereport(item, call):
         server = item.funcargs.get("registry") if hasattr(item, "funcargs") else None
         if isinstance(server, ServerProcess):
             report.sections.append((f"{server.name} output (last lines)", server.log_tail()))
+
+
+# ---------------------------------------------------------------------------------------------
+# `ferry up`: every service on one port, with local agents.
+
+DEPLOYMENT_SERVICE = "ferry.deploy.v1.DeploymentService"
+FERRY_UP_BANNER = "ferry is up at http://"
+
+
+class FerryUp:
+    """`ferry up --listen 127.0.0.1:<free port> --data-dir <tmp> --agents N`, started once
+    its first stdout line (`ferry is up at http://HOST:PORT`, printed once the local agents
+    have connected) is out and DeploymentService reports SERVING. stdout and stderr go to
+    files in the temporary directory."""
+
+    def __init__(self, agents: int, name: str = "up"):
+        self.binary = bin_dir() / "ferry"
+        self.agents = agents
+        self.name = name
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"ferry-{name}-")
+        self.data_dir = Path(self._tmp.name) / "data"
+        self.stdout_path = Path(self._tmp.name) / "stdout.log"
+        self.log_path = Path(self._tmp.name) / "stderr.log"
+        self.proc: subprocess.Popen | None = None
+        self.address = ""
+        self.endpoint = ""
+        self.channel: grpc.Channel | None = None
+
+    def start(self) -> None:
+        if not self.binary.is_file():
+            raise RuntimeError(
+                f"{self.binary} not found: build it first (cargo build -p ferry-cli) "
+                "or set FERRY_BIN_DIR"
+            )
+        # The local agents get 30 s to connect before the banner is printed anyway.
+        timeout = max(float(os.environ.get("FERRY_TEST_START_TIMEOUT", "60")), 45.0)
+        for attempt in range(3):
+            port = free_port()
+            self.address = f"127.0.0.1:{port}"
+            self._spawn()
+            if self._wait_up(timeout):
+                self.channel = grpc.insecure_channel(self.address)
+                return
+            code = self.proc.poll()
+            log = self.log_tail()
+            self.kill()
+            if code is not None and "in use" in log.lower() and attempt < 2:
+                continue
+            state = f"exited with {code}" if code is not None else f"not up after {timeout:.0f}s"
+            raise RuntimeError(f"ferry up ({self.name}) {state}; its output:\n{log}")
+
+    def _spawn(self) -> None:
+        args = [
+            str(self.binary),
+            "up",
+            "--listen",
+            self.address,
+            "--data-dir",
+            str(self.data_dir),
+            "--agents",
+            str(self.agents),
+        ]
+        with open(self.stdout_path, "wb") as out, open(self.log_path, "ab") as err:
+            err.write(f"$ {' '.join(args)}\n".encode())
+            err.flush()
+            self.proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=server_env(),
+                cwd=self._tmp.name,
+                start_new_session=True,
+            )
+
+    def first_line(self) -> str | None:
+        """The first complete stdout line, once it is out."""
+        try:
+            text = self.stdout_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return None
+        return text.split("\n", 1)[0] if "\n" in text else None
+
+    def _wait_up(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        with probe_channel(self.address) as ch:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    return False
+                line = self.first_line()
+                if line is not None:
+                    if not line.startswith(FERRY_UP_BANNER):
+                        raise RuntimeError(f"ferry up's first line is {line!r}")
+                    self.endpoint = line[len("ferry is up at ") :]
+                    if is_serving(ch, DEPLOYMENT_SERVICE):
+                        return True
+                time.sleep(0.05)  # poll interval, bounded by the deadline above
+        return False
+
+    def log_text(self) -> str:
+        parts = []
+        for path in (self.stdout_path, self.log_path):
+            try:
+                parts.append(path.read_text(errors="replace"))
+            except FileNotFoundError:
+                pass
+        return "\n".join(parts)
+
+    def log_tail(self, lines: int = 80) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def interrupt(self, timeout: float = 40.0) -> int:
+        """SIGINT, as Ctrl-C would send, and the exit status (killed after `timeout`)."""
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        assert self.proc is not None, "ferry up is not running"
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise RuntimeError(f"ferry up did not stop {timeout:.0f}s after SIGINT")
+        self.proc = None
+        return code
+
+    def kill(self) -> None:
+        if self.channel is not None:
+            self.channel.close()
+            self.channel = None
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+    def close(self) -> None:
+        self.kill()
+        self._tmp.cleanup()
+
+
+@pytest.fixture
+def ferry_up():
+    """A running `ferry up --agents 2` (local-1 and local-2, tagged ferry-up=local) with a
+    fresh data directory; the test may stop it with .interrupt(), else it is killed."""
+    up = FerryUp(agents=2)
+    try:
+        up.start()
+        yield up
+    finally:
+        up.close()
+
+
+class _FerryUpReport:
+    """Adds the output of a test's `ferry up` to its failure report."""
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        outcome = yield
+        report = outcome.get_result()
+        if report.failed and hasattr(item, "funcargs"):
+            up = item.funcargs.get("ferry_up")
+            if isinstance(up, FerryUp):
+                report.sections.append((f"ferry {up.name} output (last lines)", up.log_tail()))
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_FerryUpReport(), "ferry-up-report")

@@ -1,0 +1,124 @@
+//! The revision every scenario deploys, in each form a user gives it: a directory (for
+//! `ferry push` and a git commit), a tar (UploadBundle) and a tgz (S3).
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+
+/// The bundle's files (path, content, mode): app.txt (holding `version`) to /srv/app, and one
+/// script for every hook, which appends `"<event> <deployment id>"` to the host's events.log
+/// (beside the install root), takes a second in AfterInstall so that a deployment can be caught
+/// half-way, and, when `failing`, fails ValidateService.
+pub fn files(version: &str, failing: bool) -> Vec<(String, String, u32)> {
+    let mut appspec = String::from(
+        "version: 0.0\nos: linux\nfiles:\n  - source: app.txt\n    destination: /srv/app\nhooks:\n",
+    );
+    for event in [
+        "ApplicationStop",
+        "BeforeInstall",
+        "AfterInstall",
+        "ApplicationStart",
+        "ValidateService",
+    ] {
+        appspec.push_str(&format!(
+            "  {event}:\n    - location: scripts/record.sh\n      timeout: 60\n"
+        ));
+    }
+    let mut record = String::from(
+        "#!/bin/sh\n\
+         echo \"$LIFECYCLE_EVENT $DEPLOYMENT_ID\" >> \"$FERRY_INSTALL_ROOT/../events.log\"\n\
+         if [ \"$LIFECYCLE_EVENT\" = AfterInstall ]; then sleep 1; fi\n",
+    );
+    if failing {
+        record.push_str(
+            "if [ \"$LIFECYCLE_EVENT\" = ValidateService ]; then echo unhealthy >&2; exit 1; fi\n",
+        );
+    }
+    vec![
+        ("appspec.yml".into(), appspec, 0o644),
+        ("app.txt".into(), format!("{version}\n"), 0o644),
+        ("scripts/record.sh".into(), record, 0o755),
+    ]
+}
+
+/// Writes the files under `root`.
+pub fn write_dir(root: &Path, files: &[(String, String, u32)]) {
+    for (path, content, mode) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, content).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode)).unwrap();
+    }
+}
+
+fn append<W: std::io::Write>(builder: &mut tar::Builder<W>, files: &[(String, String, u32)]) {
+    for (path, content, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(*mode);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder
+            .append_data(&mut header, path, content.as_bytes())
+            .unwrap();
+    }
+}
+
+/// The files as a tar.
+pub fn tar(files: &[(String, String, u32)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    append(&mut builder, files);
+    builder.into_inner().unwrap()
+}
+
+/// The files as a tgz.
+pub fn tgz(files: &[(String, String, u32)]) -> Vec<u8> {
+    let gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut builder = tar::Builder::new(gzip);
+    append(&mut builder, files);
+    builder.into_inner().unwrap().finish().unwrap()
+}
+
+/// Runs git in `dir`, failing with its stderr; its stdout, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args([
+            "-c",
+            "user.name=ferry",
+            "-c",
+            "user.email=ferry@example.com",
+        ])
+        .args([
+            "-c",
+            "commit.gpgsign=false",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// A bare repository under `dir` holding one commit of the files at its root, pushed from a
+/// work tree as a developer would: its `file://` URL and the full commit id.
+pub fn git_remote(dir: &Path, files: &[(String, String, u32)]) -> (String, String) {
+    let bare = dir.join("remote.git");
+    let work = dir.join("work");
+    std::fs::create_dir_all(&bare).unwrap();
+    std::fs::create_dir_all(&work).unwrap();
+    git(&bare, &["init", "-q", "--bare"]);
+    git(&work, &["init", "-q"]);
+    write_dir(&work, files);
+    git(&work, &["add", "--all"]);
+    git(&work, &["commit", "-q", "-m", "v1"]);
+    let commit = git(&work, &["rev-parse", "HEAD"]);
+    let url = format!("file://{}", bare.display());
+    git(&work, &["push", "-q", &url, "HEAD:refs/heads/main"]);
+    (url, commit)
+}

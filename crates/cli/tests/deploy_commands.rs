@@ -5,286 +5,32 @@
 //! group and instances are created with the gRPC clients; everything else goes through the
 //! binary, as a user would type it.
 
+mod support;
+
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::sync::Arc;
-use std::time::Duration;
 
-use ferry_agent::config::{AgentConfig, Identity};
-use ferry_agent::download::Downloader;
-use ferry_agent::lifecycle::Host;
-use ferry_agent::session::Agent;
-use ferry_orchestrator::config::OrchestratorConfig;
-use ferry_orchestrator::serve::Orchestrator;
-use ferry_proto::common::v1::{
-    ComputePlatform, DeploymentStatus, LifecycleEventStatus, Tag, TagFilter, TagFilterType,
-};
-use ferry_proto::deploy::v1::deployment_service_client::DeploymentServiceClient;
-use ferry_proto::deploy::v1::watch_deployment_response::Event;
-use ferry_proto::deploy::v1::{
-    DeploymentInfo, GetDeploymentRequest, GetDeploymentTargetRequest, WatchDeploymentRequest,
-};
-use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ferry_proto::registry::v1::{
-    AddTagsToOnPremisesInstancesRequest, CreateApplicationRequest, CreateDeploymentGroupRequest,
-    RegisterOnPremisesInstanceRequest,
-};
-use ferry_registry::{Registry, RegistryConfig};
-use ferry_revisions::{Revisions, RevisionsConfig};
-use ferry_runtime::config::ServerConfig;
-use ferry_runtime::server::GrpcServer;
+use ferry_orchestrator::deployments::lifecycle;
+use ferry_proto::common::v1::DeploymentStatus;
 use serde_json::Value;
-use tokio_util::sync::CancellationToken;
-use tonic::transport::Channel;
+use support::{Cluster, WAIT, create_group};
 
-/// The longest any test waits for a condition or a command.
-const WAIT: Duration = Duration::from_secs(90);
 const APP: &str = "shop";
 const GROUP: &str = "web";
-const ALL_EVENTS: [&str; 7] = [
-    "ApplicationStop",
-    "DownloadBundle",
-    "BeforeInstall",
-    "Install",
-    "AfterInstall",
-    "ApplicationStart",
-    "ValidateService",
-];
 
 // ---------------------------------------------------------------------------------------------
-// A whole ferry in the test process (as services/orchestrator/tests/support does it).
+// ferry in the test process (`support`), with the application and group deployed to.
 
-struct Cluster {
-    _dir: tempfile::TempDir,
-    endpoint: String,
-    registry: RegistryServiceClient<Channel>,
-    deployments: DeploymentServiceClient<Channel>,
-    _orchestrator: Orchestrator,
-    stop: CancellationToken,
+/// Serves ferry, with the application `shop` and its group `web` (instances tagged
+/// `group=web`, AllAtOnce).
+async fn start() -> Cluster {
+    let cluster = Cluster::start().await;
+    create_group(&cluster.registry, APP, GROUP, ("group", GROUP)).await;
+    cluster
 }
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
+/// The binary against this test's ferry.
 impl Cluster {
-    /// Serves ferry, with the application `shop` and its group `web` (instances tagged
-    /// `group=web`, AllAtOnce).
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let registry = Registry::open(&RegistryConfig {
-            data_dir: dir.path().join("registry"),
-            ..RegistryConfig::default()
-        })
-        .await
-        .unwrap();
-        let revisions = Revisions::open(&RevisionsConfig {
-            data_dir: dir.path().join("revisions"),
-            registry_endpoint: endpoint.clone(),
-            ..RevisionsConfig::default()
-        })
-        .await
-        .unwrap();
-        let mut config = OrchestratorConfig::default();
-        config.limits.agent_grace_secs = 2;
-        config.agents.heartbeat_interval_secs = 1;
-        config.agents.heartbeat_timeout_secs = 5;
-        config.data_dir = dir.path().join("orchestrator");
-        config.registry_endpoint = endpoint.clone();
-        config.revisions_endpoint = endpoint.clone();
-        let orchestrator = Orchestrator::open(&config).await.unwrap();
-        let stop = CancellationToken::new();
-        orchestrator.start(stop.clone()).await.unwrap();
-        let builder = registry.register(GrpcServer::builder(&ServerConfig::default()));
-        let builder = orchestrator.register(revisions.register(builder));
-        let stopped = stop.clone();
-        tokio::spawn(async move { builder.serve(listener, stopped.cancelled_owned()).await });
-        let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())
-            .unwrap()
-            .connect_lazy();
-        let cluster = Self {
-            _dir: dir,
-            endpoint,
-            registry: RegistryServiceClient::new(channel.clone()),
-            deployments: DeploymentServiceClient::new(channel),
-            _orchestrator: orchestrator,
-            stop,
-        };
-        let mut registry = cluster.registry.clone();
-        registry
-            .create_application(CreateApplicationRequest {
-                application_name: APP.into(),
-                compute_platform: ComputePlatform::Server as i32,
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        registry
-            .create_deployment_group(CreateDeploymentGroupRequest {
-                application_name: APP.into(),
-                deployment_group_name: GROUP.into(),
-                deployment_config_name: "CodeDeployDefault.AllAtOnce".into(),
-                service_role_arn: "arn:aws:iam::000000000000:role/ferry".into(),
-                on_premises_instance_tag_filters: vec![TagFilter {
-                    key: "group".into(),
-                    value: GROUP.into(),
-                    r#type: TagFilterType::KeyAndValue as i32,
-                }],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        cluster
-    }
-
-    /// Registers `name` in the group and starts a real agent for it.
-    async fn agent(&self, name: &str) -> TestAgent {
-        let credential = self
-            .registry
-            .clone()
-            .register_on_premises_instance(RegisterOnPremisesInstanceRequest {
-                instance_name: name.into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .instance_credential;
-        self.registry
-            .clone()
-            .add_tags_to_on_premises_instances(AddTagsToOnPremisesInstancesRequest {
-                tags: vec![Tag {
-                    key: "group".into(),
-                    value: GROUP.into(),
-                }],
-                instance_names: vec![name.into()],
-            })
-            .await
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = AgentConfig {
-            orchestrator_endpoint: self.endpoint.clone(),
-            deployment_root: dir.path().join("root"),
-            install_root: Some(dir.path().join("install")),
-            log_dir: dir.path().join("logs"),
-            ..AgentConfig::default()
-        };
-        config.reconnect.initial_backoff_ms = 20;
-        config.reconnect.max_backoff_ms = 200;
-        let downloader = Downloader::new(config.orchestrator_endpoint.clone(), config.tls.clone());
-        let host = Host::from_config(&config, Some(downloader));
-        let identity = Identity {
-            instance_name: name.to_owned(),
-            credential,
-        };
-        let agent = Arc::new(Agent::new(config, identity, host).unwrap());
-        let stop = CancellationToken::new();
-        let stopped = stop.clone();
-        tokio::spawn(async move { agent.run(stopped).await });
-        TestAgent { dir, stop }
-    }
-
-    async fn get(&self, id: &str) -> DeploymentInfo {
-        self.deployments
-            .clone()
-            .get_deployment(GetDeploymentRequest {
-                deployment_id: id.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .deployment_info
-            .unwrap()
-    }
-
-    /// Polls until the deployment has ended; returns it.
-    async fn finished(&self, id: &str) -> DeploymentInfo {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let info = self.get(id).await;
-            let ended = [
-                DeploymentStatus::Succeeded,
-                DeploymentStatus::Failed,
-                DeploymentStatus::Stopped,
-            ]
-            .iter()
-            .any(|s| *s as i32 == info.status);
-            if ended {
-                return info;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "deployment {id} did not end: {info:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    /// Polls until `target`'s `event` is running.
-    async fn running(&self, id: &str, target: &str, event: &str) {
-        let deadline = tokio::time::Instant::now() + WAIT;
-        loop {
-            let answer = self
-                .deployments
-                .clone()
-                .get_deployment_target(GetDeploymentTargetRequest {
-                    deployment_id: id.into(),
-                    target_id: target.into(),
-                })
-                .await;
-            let running = answer.ok().is_some_and(|r| {
-                r.into_inner()
-                    .deployment_target
-                    .and_then(|t| t.instance_target)
-                    .is_some_and(|t| {
-                        t.lifecycle_events.iter().any(|e| {
-                            e.lifecycle_event_name == event
-                                && e.status == LifecycleEventStatus::InProgress as i32
-                        })
-                    })
-            });
-            if running {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{event} of {target} did not start"
-            );
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    /// Reads the deployment's events until a hook has printed `text`.
-    async fn printed(&self, id: &str, text: &str) {
-        let mut stream = self
-            .deployments
-            .clone()
-            .watch_deployment(WatchDeploymentRequest {
-                deployment_id: id.into(),
-                from_sequence: 0,
-                exclude_output: false,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        loop {
-            let event = tokio::time::timeout(WAIT, stream.message())
-                .await
-                .expect("the watch stream stalled")
-                .unwrap()
-                .unwrap_or_else(|| panic!("{text:?} was never printed"));
-            if let Some(Event::HookOutput(output)) = event.event
-                && output.lines.iter().any(|l| l.text == text)
-            {
-                return;
-            }
-        }
-    }
-
     /// Runs `ferry ARGS --endpoint <this ferry>` to its end.
     async fn ferry(&self, args: &[&str]) -> Run {
         let mut all: Vec<&str> = args.to_vec();
@@ -299,36 +45,6 @@ impl Cluster {
             .spawn()
             .unwrap();
         Running { child }
-    }
-}
-
-/// A real agent; dropping it stops it.
-struct TestAgent {
-    dir: tempfile::TempDir,
-    stop: CancellationToken,
-}
-
-impl Drop for TestAgent {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
-}
-
-impl TestAgent {
-    /// Creates `file` in the install root: `fail` fails ValidateService, `hold` holds
-    /// AfterInstall while it exists.
-    fn mark(&self, file: &str) {
-        let root = self.dir.path().join("install");
-        std::fs::create_dir_all(&root).unwrap();
-        std::fs::write(root.join(file), "").unwrap();
-    }
-
-    fn unmark(&self, file: &str) {
-        std::fs::remove_file(self.dir.path().join("install").join(file)).unwrap();
-    }
-
-    fn installed(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("install/srv/app/app.txt")).unwrap_or_default()
     }
 }
 
@@ -369,11 +85,8 @@ impl From<Output> for Run {
 }
 
 fn command(args: &[&str]) -> tokio::process::Command {
-    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    let mut command = tokio::process::Command::from(support::ferry(args));
     command
-        .args(args)
-        .env_remove("FERRY_ENDPOINT")
-        .env_remove("FERRY_OUTPUT")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -493,10 +206,10 @@ async fn create(cluster: &Cluster, revision: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_then_create_deployment_then_wait_get_list_and_targets() {
-    let cluster = Cluster::start().await;
+    let cluster = start().await;
     let agents = [
-        cluster.agent("local-1").await,
-        cluster.agent("local-2").await,
+        cluster.agent("local-1", GROUP).await,
+        cluster.agent("local-2", GROUP).await,
     ];
 
     let dir = bundle("v1");
@@ -537,7 +250,7 @@ async fn push_then_create_deployment_then_wait_get_list_and_targets() {
         .await
         .assert_code(0);
     for agent in &agents {
-        assert_eq!(agent.installed(), "v1\n");
+        assert_eq!(agent.installed("srv/app/app.txt"), "v1\n");
     }
 
     let got = cluster
@@ -625,7 +338,7 @@ async fn push_then_create_deployment_then_wait_get_list_and_targets() {
         .iter()
         .map(|e| e["lifecycleEventName"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ALL_EVENTS);
+    assert_eq!(names, lifecycle::IN_PLACE);
     assert!(
         events
             .iter()
@@ -656,8 +369,8 @@ async fn push_then_create_deployment_then_wait_get_list_and_targets() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployment_watch_shows_hook_output_and_the_outcome() {
-    let cluster = Cluster::start().await;
-    let _agent = cluster.agent("local-1").await;
+    let cluster = start().await;
+    let _agent = cluster.agent("local-1", GROUP).await;
     let pushed = push(&cluster, "v1").await;
     let id = create(&cluster, &pushed["revision"]).await;
 
@@ -709,8 +422,8 @@ async fn deployment_watch_shows_hook_output_and_the_outcome() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_hook_fails_watch_with_1_and_wait_with_255() {
-    let cluster = Cluster::start().await;
-    let agent = cluster.agent("local-1").await;
+    let cluster = start().await;
+    let agent = cluster.agent("local-1", GROUP).await;
     agent.mark("fail");
     let pushed = push(&cluster, "v1").await;
     let id = create(&cluster, &pushed["revision"]).await;
@@ -751,8 +464,8 @@ async fn a_failing_hook_fails_watch_with_1_and_wait_with_255() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_deployment_stops_a_held_deployment() {
-    let cluster = Cluster::start().await;
-    let agent = cluster.agent("local-1").await;
+    let cluster = start().await;
+    let agent = cluster.agent("local-1", GROUP).await;
     agent.mark("hold");
     let pushed = push(&cluster, "v1").await;
     let id = create(&cluster, &pushed["revision"]).await;
@@ -814,8 +527,8 @@ async fn stop_deployment_stops_a_held_deployment() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_deployment_with_watch_exits_by_the_outcome() {
-    let cluster = Cluster::start().await;
-    let agent = cluster.agent("local-1").await;
+    let cluster = start().await;
+    let agent = cluster.agent("local-1", GROUP).await;
     let pushed = push(&cluster, "v1").await;
     // AWS's shorthand, with CodeDeploy's enum names.
     let shorthand = format!(
@@ -870,7 +583,7 @@ async fn create_deployment_with_watch_exits_by_the_outcome() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_calls_name_the_codedeploy_exception() {
-    let cluster = Cluster::start().await;
+    let cluster = start().await;
     let unknown = "d-AAAAAAAAA";
     let got = cluster
         .ferry(&["get-deployment", "--deployment-id", unknown])

@@ -1,72 +1,42 @@
 //! The registry commands of the real `ferry` binary, named and flagged as `aws deploy` names
-//! them, against a registry served in the test process.
+//! them, against a whole ferry served in the test process (`support`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::process::{Command, Output};
+mod support;
+
+use std::process::{Output, Stdio};
 
 use ferry_agent::config::AgentConfig;
 use ferry_proto::registry::v1::AuthenticateOnPremisesInstanceRequest;
 use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ferry_registry::{Registry, RegistryConfig};
-use ferry_runtime::config::{ConfigSources, ServerConfig};
-use ferry_runtime::server::GrpcServer;
+use ferry_runtime::config::ConfigSources;
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
+use support::Cluster;
 
 const ROLE: &str = "arn:aws:iam::000000000000:role/ferry";
 
-/// A registry on an ephemeral port, served by its own runtime until dropped.
+/// ferry served in the test process (`support`) by a runtime of its own, until dropped: the
+/// tests are synchronous, as a shell running the binary is.
 struct Ferry {
-    endpoint: String,
-    stop: CancellationToken,
+    cluster: Cluster,
     runtime: tokio::runtime::Runtime,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Ferry {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
 }
 
 impl Ferry {
     fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
+            .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let stop = CancellationToken::new();
-        let endpoint = runtime.block_on(async {
-            let registry = Registry::open(&RegistryConfig {
-                data_dir: dir.path().join("registry"),
-                ..RegistryConfig::default()
-            })
-            .await
-            .unwrap();
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let endpoint = format!("http://{}", listener.local_addr().unwrap());
-            let builder = registry.register(GrpcServer::builder(&ServerConfig::default()));
-            let stopped = stop.clone();
-            tokio::spawn(async move { builder.serve(listener, stopped.cancelled_owned()).await });
-            endpoint
-        });
-        Self {
-            endpoint,
-            stop,
-            runtime,
-            _dir: dir,
-        }
+        let cluster = runtime.block_on(Cluster::start());
+        Self { cluster, runtime }
     }
 
-    /// `ferry ARGS --endpoint <this registry>`.
+    /// `ferry ARGS --endpoint <this ferry>`.
     fn run(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_ferry"))
-            .args(args)
-            .args(["--endpoint", &self.endpoint])
-            .env_remove("FERRY_OUTPUT")
-            .env_remove("FERRY_ENDPOINT")
+        support::ferry(args)
+            .args(["--endpoint", &self.cluster.endpoint])
             .output()
             .expect("run ferry")
     }
@@ -453,7 +423,7 @@ fn registering_an_instance_prints_a_credential_and_an_agent_config_the_agent_loa
     );
 
     // The credential is the one the orchestrator will check.
-    let endpoint = ferry.endpoint.clone();
+    let endpoint = ferry.cluster.endpoint.clone();
     let authenticated = ferry.runtime.block_on(async {
         RegistryServiceClient::connect(endpoint)
             .await
@@ -475,7 +445,7 @@ fn registering_an_instance_prints_a_credential_and_an_agent_config_the_agent_loa
         ..ConfigSources::default()
     })
     .unwrap();
-    assert_eq!(config.orchestrator_endpoint, ferry.endpoint);
+    assert_eq!(config.orchestrator_endpoint, ferry.cluster.endpoint);
     assert_eq!(config.instance_name.as_deref(), Some("web-1"));
     assert_eq!(
         config.credential_file.as_deref(),
@@ -745,5 +715,24 @@ fn bad_flag_values_exit_2_naming_the_flag() {
                 "{args:?}: {part:?} not in {message}"
             );
         }
+    }
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_the_command_quietly_with_141() {
+    let ferry = Ferry::start();
+    ferry.json(&["create-application", "--application-name", "web"]);
+    for output in ["json", "yaml", "table"] {
+        // As `ferry list-applications | head -0`: nothing reads what is printed.
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = support::ferry(&["list-applications", "--output", output])
+            .args(["--endpoint", &ferry.cluster.endpoint])
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(141), "{output}: {}", stderr(&out));
+        assert!(out.stderr.is_empty(), "{output}: {}", stderr(&out));
     }
 }

@@ -4,6 +4,8 @@
 //! exit 0, and a second start on the same data directory carries on with the same
 //! application, instances and credentials.
 
+mod support;
+
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -11,22 +13,20 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use ferry_proto::common::v1::{
-    BundleType, ComputePlatform, DeploymentStatus, RevisionLocation, TagFilter, TagFilterType,
+    BundleType, DeploymentStatus, RevisionLocation, TagFilter, TagFilterType,
 };
 use ferry_proto::deploy::v1::deployment_service_client::DeploymentServiceClient;
-use ferry_proto::deploy::v1::{CreateDeploymentRequest, DeploymentInfo, GetDeploymentRequest};
+use ferry_proto::deploy::v1::{CreateDeploymentRequest, DeploymentInfo};
 use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ferry_proto::registry::v1::{
-    BatchGetOnPremisesInstancesRequest, CreateApplicationRequest, CreateDeploymentGroupRequest,
-    GetApplicationRequest, InstanceInfo, ListOnPremisesInstancesRequest, RegistrationStatus,
+    BatchGetOnPremisesInstancesRequest, GetApplicationRequest, InstanceInfo,
+    ListOnPremisesInstancesRequest, RegistrationStatus,
 };
 use ferry_proto::revision::v1::revision_service_client::RevisionServiceClient;
 use ferry_proto::revision::v1::upload_bundle_request::Part;
 use ferry_proto::revision::v1::{UploadBundleHeader, UploadBundleRequest};
+use support::{WAIT, create_group, finished};
 use tonic::transport::Channel;
-
-/// The longest the test waits for anything: start-up, a deployment, an exit.
-const WAIT: Duration = Duration::from_secs(90);
 
 const APP: &str = "demo";
 const GROUP: &str = "local";
@@ -45,20 +45,14 @@ struct Up {
 
 impl Up {
     fn start(data_dir: &Path) -> Self {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        command
-            .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        let mut child = support::ferry(&["up", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
             .args(["--agents", "2"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("FERRY_") {
-                command.env_remove(key);
-            }
-        }
-        let mut child = command.spawn().expect("start ferry up");
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ferry up");
         let log = Arc::new(Mutex::new(String::new()));
         let mut stderr = child.stderr.take().unwrap();
         let sink = log.clone();
@@ -211,32 +205,7 @@ async fn deploy(channel: &Channel, revision: RevisionLocation) -> DeploymentInfo
         .unwrap()
         .into_inner()
         .deployment_id;
-    let ended = [
-        DeploymentStatus::Succeeded,
-        DeploymentStatus::Failed,
-        DeploymentStatus::Stopped,
-    ]
-    .map(|status| status as i32);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let info = deployments
-            .get_deployment(GetDeploymentRequest {
-                deployment_id: id.clone(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .deployment_info
-            .unwrap();
-        if ended.contains(&info.status) {
-            return info;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "deployment {id} did not end: {info:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    finished(&deployments, &id).await
 }
 
 /// The registered instances tagged ferry-up=local, sorted.
@@ -327,30 +296,8 @@ async fn up_deploys_to_its_local_agents_and_keeps_its_data_across_restarts() {
         assert_eq!(mode & 0o777, 0o600, "{}", file.display());
     }
 
-    let mut registry = RegistryServiceClient::new(channel.clone());
-    registry
-        .create_application(CreateApplicationRequest {
-            application_name: APP.into(),
-            compute_platform: ComputePlatform::Server as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    registry
-        .create_deployment_group(CreateDeploymentGroupRequest {
-            application_name: APP.into(),
-            deployment_group_name: GROUP.into(),
-            deployment_config_name: "CodeDeployDefault.AllAtOnce".into(),
-            service_role_arn: "arn:aws:iam::000000000000:role/ferry".into(),
-            on_premises_instance_tag_filters: vec![TagFilter {
-                key: "ferry-up".into(),
-                value: "local".into(),
-                r#type: TagFilterType::KeyAndValue as i32,
-            }],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+    let registry = RegistryServiceClient::new(channel.clone());
+    create_group(&registry, APP, GROUP, ("ferry-up", "local")).await;
     let revision = upload(&channel, site("<p>one</p>")).await;
     let info = deploy(&channel, revision).await;
     assert_eq!(
@@ -362,8 +309,7 @@ async fn up_deploys_to_its_local_agents_and_keeps_its_data_across_restarts() {
     installed(&data_dir, "<p>one</p>");
 
     // The data directory belongs to the running `ferry up`.
-    let second = Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+    let second = support::ferry(&["up", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&data_dir)
         .output()
         .unwrap();

@@ -1,10 +1,18 @@
 //! The service operations, named and flagged as `aws deploy` names them: what every one of
-//! them shares (the endpoint, output formats, errors, JSON in and out) lives here; the
-//! commands live in `registry.rs` (applications, deployment groups and configurations,
-//! on-premises instances) and `deploy/` (revisions, deployments, targets, waiting, watching).
+//! them shares (the endpoint, output formats, errors, JSON in and out) lives here, and flag
+//! values in `input.rs` (JSON, shorthand from `shorthand.rs`, CodeDeploy's enum names from
+//! `names.rs`); the commands live in `registry/` (applications, deployment groups and
+//! configurations, on-premises instances, tags) and `deploy/` (revisions, deployments,
+//! targets, waiting, watching).
 
 mod deploy;
+mod input;
+mod names;
 mod registry;
+mod shorthand;
+
+use std::io::Write as _;
+use std::sync::OnceLock;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
@@ -25,22 +33,42 @@ pub fn run(command: ApiCommand) -> anyhow::Result<u8> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         match command {
             ApiCommand::Registry(command) => registry::run(command).await,
             ApiCommand::Deploy(command) => deploy::run(command).await,
         }
-    })
+    });
+    match result {
+        Err(e) if is_broken_pipe(&e) => Ok(EXIT_BROKEN_PIPE),
+        result => result,
+    }
 }
 
 /// Exit status when the service refused the call (the CodeDeploy exception is printed).
 pub const EXIT_SERVICE_ERROR: u8 = 1;
 
+/// Exit status when the reader of the output went away (`ferry list-deployments | head`): a
+/// shell's status of a process ended by SIGPIPE. Nothing more is printed.
+pub const EXIT_BROKEN_PIPE: u8 = 128 + 13;
+
+/// The endpoint when neither `--endpoint` nor `FERRY_ENDPOINT` names one: `ferry up`'s.
+pub const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
+
+/// Whether `error` comes of writing to a reader that went away.
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// The endpoint and output format, taken by every service command.
 #[derive(Args, Clone, Debug)]
 pub struct Global {
     /// The ferry endpoint (`ferry up`, or a gateway in front of the services).
-    #[arg(long, env = "FERRY_ENDPOINT", default_value = "http://127.0.0.1:50051")]
+    #[arg(long, env = "FERRY_ENDPOINT", default_value = DEFAULT_ENDPOINT)]
     pub endpoint: String,
     /// How to print the answer.
     #[arg(long, value_enum, env = "FERRY_OUTPUT", default_value_t = Output::Json)]
@@ -63,8 +91,14 @@ impl Global {
     }
 }
 
-fn pool() -> anyhow::Result<DescriptorPool> {
-    DescriptorPool::decode(ferry_proto::FILE_DESCRIPTOR_SET).context("reading ferry's descriptors")
+/// ferry's descriptors, decoded once.
+fn pool() -> anyhow::Result<&'static DescriptorPool> {
+    static POOL: OnceLock<Result<DescriptorPool, String>> = OnceLock::new();
+    POOL.get_or_init(|| {
+        DescriptorPool::decode(ferry_proto::FILE_DESCRIPTOR_SET).map_err(|e| e.to_string())
+    })
+    .as_ref()
+    .map_err(|e| anyhow::anyhow!("reading ferry's descriptors: {e}"))
 }
 
 /// `message` (of protobuf type `full_name`, e.g. `ferry.deploy.v1.DeploymentInfo`) as JSON,
@@ -90,17 +124,37 @@ pub fn from_json<M: Message + Default>(json: &str, full_name: &str) -> anyhow::R
     Ok(M::decode(dynamic.encode_to_vec().as_slice())?)
 }
 
-/// Prints an answer in the chosen format.
+/// Prints an answer in the chosen format. A closed stdout is an error that [`run`] turns into
+/// [`EXIT_BROKEN_PIPE`].
 pub fn print(output: Output, value: &serde_json::Value) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    write_answer(&mut out, output, value)
+        .and_then(|()| Ok(out.flush()?))
+        .context("writing the answer")
+}
+
+/// Prints `text` as it is (as [`print`] does an answer).
+pub fn print_text(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing the answer")
+}
+
+fn write_answer(
+    out: &mut impl std::io::Write,
+    output: Output,
+    value: &serde_json::Value,
+) -> anyhow::Result<()> {
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
-        Output::Yaml => print!("{}", serde_saphyr::to_string(value)?),
+        Output::Json => writeln!(out, "{}", serde_json::to_string_pretty(value)?)?,
+        Output::Yaml => write!(out, "{}", serde_saphyr::to_string(value)?)?,
         Output::Table => {
             let mut rows = Vec::new();
             flatten("", value, &mut rows);
             let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
             for (key, value) in rows {
-                println!("{key:width$}  {value}");
+                writeln!(out, "{key:width$}  {value}")?;
             }
         }
     }
@@ -166,5 +220,50 @@ pub fn answer<M: Message>(
             Ok(0)
         }
         Err(status) => Ok(refused(operation, &status)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn answers_print_as_json_yaml_or_aligned_rows() {
+        let value = json!({"a": {"bb": "x"}, "list": [1, true]});
+        let written = |output| {
+            let mut out = Vec::new();
+            write_answer(&mut out, output, &value).unwrap();
+            String::from_utf8(out).unwrap()
+        };
+        assert_eq!(
+            written(Output::Json),
+            format!("{}\n", serde_json::to_string_pretty(&value).unwrap())
+        );
+        let yaml: serde_json::Value = serde_saphyr::from_str(&written(Output::Yaml)).unwrap();
+        assert_eq!(yaml, value);
+        assert_eq!(
+            written(Output::Table),
+            "a.bb     x\nlist[0]  1\nlist[1]  true\n"
+        );
+    }
+
+    #[test]
+    fn a_reader_that_went_away_is_told_from_other_errors() {
+        struct Gone;
+        impl std::io::Write for Gone {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let gone = write_answer(&mut Gone, Output::Table, &json!({"a": 1}))
+            .context("writing the answer")
+            .unwrap_err();
+        assert!(is_broken_pipe(&gone), "{gone:#}");
+        assert!(!is_broken_pipe(&anyhow::anyhow!("refused")));
     }
 }

@@ -10,6 +10,7 @@ use ferry_proto::registry::v1::{AlarmConfiguration, AutoRollbackConfiguration};
 
 use super::watch::{self, Options, Sink};
 use super::{deployments, input};
+use crate::commands::api::input::{codedeploy, structure};
 use crate::commands::api::{Global, print_message, refused};
 
 #[derive(Args)]
@@ -30,10 +31,10 @@ pub struct CreateDeploymentArgs {
     #[arg(long, value_parser = input::revision)]
     revision: Option<RevisionLocation>,
     /// An S3 revision: `bucket=…,key=…,bundleType=tar|tgz|zip|YAML|JSON[,version=…,eTag=…]`.
-    #[arg(long, value_parser = input::s3_location)]
+    #[arg(long, value_parser = structure::<S3Location>)]
     s3_location: Option<S3Location>,
     /// A GitHub revision: `repository=owner/name,commitId=…`.
-    #[arg(long, value_parser = input::github_location)]
+    #[arg(long, value_parser = structure::<GitHubLocation>)]
     github_location: Option<GitHubLocation>,
     /// Defaults to the deployment group's.
     #[arg(long)]
@@ -53,17 +54,17 @@ pub struct CreateDeploymentArgs {
     #[arg(long, hide = true, overrides_with = "update_outdated_instances_only")]
     no_update_outdated_instances_only: bool,
     /// What Install does with a file already at a destination.
-    #[arg(long, value_parser = input::codedeploy::<FileExistsBehavior>())]
+    #[arg(long, value_parser = codedeploy::<FileExistsBehavior>())]
     file_exists_behavior: Option<FileExistsBehavior>,
     /// Overrides the group's: `enabled=true,events=DEPLOYMENT_FAILURE[,…]`, or JSON.
-    #[arg(long, value_parser = input::auto_rollback)]
+    #[arg(long, value_parser = structure::<AutoRollbackConfiguration>)]
     auto_rollback_configuration: Option<AutoRollbackConfiguration>,
     /// Narrows the group's instances: JSON (`{"tagFilters": [{"Key": …, "Value": …,
     /// "Type": "KEY_AND_VALUE"}]}`) or shorthand.
-    #[arg(long, value_parser = input::target_instances)]
+    #[arg(long, value_parser = structure::<TargetInstances>)]
     target_instances: Option<TargetInstances>,
     /// Overrides the group's alarm configuration: JSON or shorthand.
-    #[arg(long, value_parser = input::alarm_configuration)]
+    #[arg(long, value_parser = structure::<AlarmConfiguration>)]
     override_alarm_configuration: Option<AlarmConfiguration>,
     /// Then follow the deployment on stderr as `ferry deployment watch` does; the exit
     /// status is its outcome (0 succeeded, 1 failed or stopped).

@@ -10,14 +10,13 @@
 //! | `reads.rs` | get, batch-get, list, stop, continue; deployment targets |
 //! | `wait.rs` | `wait deployment-successful` |
 //! | `watch.rs`, `progress.rs` | `deployment watch`: the stream, and what is shown of it |
-//! | `input.rs`, `shorthand.rs` | flag values: CodeDeploy enum names, JSON and shorthand |
+//! | `input.rs` | `--revision`, which also takes `push`'s whole output (the rest: `api::input`) |
 
 mod create;
 mod input;
 mod progress;
 mod push;
 mod reads;
-mod shorthand;
 mod wait;
 mod watch;
 
@@ -26,9 +25,6 @@ use ferry_proto::deploy::v1::deployment_service_client::DeploymentServiceClient;
 use tonic::transport::Channel;
 
 use super::Global;
-
-/// `Global`'s default endpoint (for the commands that take their own flags).
-const DEFAULT_ENDPOINT: &str = "http://127.0.0.1:50051";
 
 /// Exit status of `deployment watch` and `create-deployment --watch` when the deployment
 /// failed or was stopped.

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
 use crate::commands::EXIT_INVALID;
-use crate::commands::api::{Global, print, refused, to_json};
+use crate::commands::api::{DEFAULT_ENDPOINT, Global, print, refused, to_json};
 
 /// Bytes per UploadBundle chunk.
 const CHUNK: usize = 1 << 20;
@@ -113,7 +113,7 @@ pub async fn run(args: PushArgs) -> anyhow::Result<u8> {
         shell_quote(&args.application_name),
         shell_quote(&serde_json::to_string(&revision)?)
     );
-    if args.global.endpoint != super::DEFAULT_ENDPOINT {
+    if args.global.endpoint != DEFAULT_ENDPOINT {
         hint = format!("{hint} --endpoint {}", shell_quote(&args.global.endpoint));
     }
     eprintln!("To deploy with this revision, run:");

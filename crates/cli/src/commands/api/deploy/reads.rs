@@ -10,7 +10,8 @@ use ferry_proto::deploy::v1::{
     ListDeploymentsResponse, StopDeploymentRequest, TargetFilters, TimeRange,
 };
 
-use super::{deployments, input};
+use super::deployments;
+use crate::commands::api::input::{codedeploy, structure};
 use crate::commands::api::{Global, answer, print_message, refused};
 
 #[derive(Args)]
@@ -43,10 +44,10 @@ pub struct ListDeploymentsArgs {
     #[arg(long)]
     external_id: Option<String>,
     /// Only deployments in these statuses.
-    #[arg(long, num_args = 1.., value_parser = input::codedeploy::<DeploymentStatus>())]
+    #[arg(long, num_args = 1.., value_parser = codedeploy::<DeploymentStatus>())]
     include_only_statuses: Vec<DeploymentStatus>,
     /// `start=…,end=…` (RFC 3339, a date, or epoch seconds), or JSON.
-    #[arg(long, value_parser = input::time_range)]
+    #[arg(long, value_parser = structure::<TimeRange>)]
     create_time_range: Option<TimeRange>,
     #[command(flatten)]
     global: Global,
@@ -74,7 +75,7 @@ pub struct ContinueDeploymentArgs {
     #[arg(long)]
     deployment_id: Option<String>,
     /// READY_WAIT (the default) or TERMINATION_WAIT.
-    #[arg(long, value_parser = input::codedeploy::<DeploymentWaitType>())]
+    #[arg(long, value_parser = codedeploy::<DeploymentWaitType>())]
     deployment_wait_type: Option<DeploymentWaitType>,
     #[command(flatten)]
     global: Global,
@@ -86,7 +87,7 @@ pub struct ListDeploymentTargetsArgs {
     #[arg(long)]
     deployment_id: String,
     /// `TargetStatus=Failed,Skipped` and/or `ServerInstanceLabel=Blue`, or JSON.
-    #[arg(long, num_args = 1.., value_parser = input::target_filters)]
+    #[arg(long, num_args = 1.., value_parser = structure::<TargetFilters>)]
     target_filters: Vec<TargetFilters>,
     #[command(flatten)]
     global: Global,

@@ -19,8 +19,8 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 
 use super::progress::{Line, Progress};
-use super::{DEFAULT_ENDPOINT, EXIT_DEPLOYMENT_FAILED, deployments};
-use crate::commands::api::{Global, Output, refused, to_json};
+use super::{EXIT_DEPLOYMENT_FAILED, deployments};
+use crate::commands::api::{DEFAULT_ENDPOINT, Global, Output, refused, to_json};
 
 /// Consecutive failed attempts to (re)open the stream before giving up (about a minute).
 const MAX_RETRIES: u32 = 30;
@@ -81,31 +81,9 @@ pub async fn run(command: DeploymentCommand) -> anyhow::Result<u8> {
     watch(deployments(&global)?, &args.deployment_id, &options).await
 }
 
-/// Exit status when the reader of the progress went away (`| head`): a shell's status of a
-/// process ended by SIGPIPE.
-const EXIT_BROKEN_PIPE: u8 = 128 + 13;
-
-/// Watches deployment `id` to its end; returns the exit status.
+/// Watches deployment `id` to its end; returns the exit status. A reader of the progress that
+/// went away (`| head`) is an error that `api::run` turns into its quiet `EXIT_BROKEN_PIPE`.
 pub async fn watch(
-    client: DeploymentServiceClient<Channel>,
-    id: &str,
-    options: &Options,
-) -> anyhow::Result<u8> {
-    match follow(client, id, options).await {
-        Err(e)
-            if e.chain().any(|cause| {
-                cause
-                    .downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) =>
-        {
-            Ok(EXIT_BROKEN_PIPE)
-        }
-        result => result,
-    }
-}
-
-async fn follow(
     mut client: DeploymentServiceClient<Channel>,
     id: &str,
     options: &Options,

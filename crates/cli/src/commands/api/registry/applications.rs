@@ -8,10 +8,10 @@ use ferry_proto::registry::v1::{
     GetApplicationRequest, ListApplicationsRequest, UpdateApplicationRequest,
 };
 
-use super::input::{Items, codedeploy, flatten, items, names};
 use super::paging::Paging;
 use super::{client, reply};
 use crate::commands::api::Global;
+use crate::commands::api::input::{Items, codedeploy, flatten, items, names};
 
 #[derive(Subcommand)]
 pub enum Command {

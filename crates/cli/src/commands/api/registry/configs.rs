@@ -8,10 +8,10 @@ use ferry_proto::registry::v1::{
     ListDeploymentConfigsRequest, MinimumHealthyHosts, TrafficRoutingConfig, ZonalConfig,
 };
 
-use super::input::{codedeploy, structure};
 use super::paging::Paging;
 use super::{client, reply};
 use crate::commands::api::Global;
+use crate::commands::api::input::{codedeploy, structure};
 
 #[derive(Subcommand)]
 pub enum Command {

@@ -11,10 +11,10 @@ use ferry_proto::registry::v1::{
     StringList, TagFilterList, TriggerConfig, TriggerConfigList, UpdateDeploymentGroupRequest,
 };
 
-use super::input::{Items, codedeploy, flatten, items, names, structure};
 use super::paging::Paging;
 use super::{client, reply};
 use crate::commands::api::Global;
+use crate::commands::api::input::{Items, codedeploy, flatten, items, names, structure};
 
 /// The two commands with every group setting are boxed: they are large beside the others.
 #[derive(Subcommand)]

@@ -13,10 +13,10 @@ use ferry_proto::registry::v1::{
 };
 use serde::Serialize;
 
-use super::input::{Items, codedeploy, flatten, items, names};
 use super::paging::Paging;
 use super::{client, reply};
-use crate::commands::api::{Global, Output, print, refused, to_json};
+use crate::commands::api::input::{Items, codedeploy, flatten, items, names};
+use crate::commands::api::{Global, Output, print, print_text, refused, to_json};
 
 /// Where the agent configuration says the credential is kept (as deploy/config/agent.yaml).
 pub const CREDENTIAL_FILE: &str = "/etc/ferry-agent/credential";
@@ -192,8 +192,7 @@ async fn register(args: RegisterOnPremisesInstance) -> anyhow::Result<u8> {
     let config = agent_config(&args.global.endpoint, &args.instance_name)?;
     if args.global.output == Output::Table {
         print(Output::Table, &answer)?;
-        println!();
-        print!("{config}");
+        print_text(&format!("\n{config}"))?;
     } else {
         if let Some(object) = answer.as_object_mut() {
             object.insert("agentConfig".to_owned(), config.into());

@@ -1,17 +1,14 @@
 //! The registry's operations as `aws deploy` names them: applications, deployment
 //! configurations, deployment groups, on-premises instances and resource tags, one file each.
 //! Flags are the AWS CLI's; enum values are CodeDeploy's names; structured values are AWS
-//! shorthand (`shorthand`) or JSON, read through the message's descriptor (`input`,
-//! `codedeploy_names`); lists are fetched page by page as the AWS CLI does (`paging`).
+//! shorthand or JSON, read through the message's descriptor (`api::input`); lists are fetched
+//! page by page as the AWS CLI does (`paging`).
 
 mod applications;
-mod codedeploy_names;
 mod configs;
 mod groups;
-mod input;
 mod instances;
 mod paging;
-mod shorthand;
 mod tags;
 
 use clap::Subcommand;

@@ -7,9 +7,9 @@ use ferry_proto::registry::v1::{
     ListTagsForResourceRequest, TagResourceRequest, UntagResourceRequest,
 };
 
-use super::input::{Items, flatten, items, names};
 use super::{client, reply};
 use crate::commands::api::Global;
+use crate::commands::api::input::{Items, flatten, items, names};
 
 // The variants are the operations' names, which become the subcommands' names.
 #[allow(clippy::enum_variant_names)]

@@ -1,27 +1,32 @@
-//! Flag values as the AWS CLI takes them, into ferry's messages: enum flags by CodeDeploy's
-//! value names, structured flags as shorthand (`Key=a,Value=b,Type=KEY_AND_VALUE`) or JSON
-//! with CodeDeploy's member names (`{"Key":"a"}`, `{"deploymentType":"IN_PLACE"}`), or
-//! `file://PATH` holding either. The message's descriptor drives the conversion: members match
+//! Flag values as the AWS CLI takes them, into ferry's messages. Every parser here is a clap
+//! `value_parser`, so a bad value exits 2 with clap's message naming the flag:
+//!
+//! - enum flags by CodeDeploy's value names (`Server`, `KEY_AND_VALUE`, `Succeeded`), listed
+//!   in `--help` ([`codedeploy`]);
+//! - structured flags ([`structure`], and [`items`] for lists of them) as shorthand
+//!   (`Key=a,Value=b,Type=KEY_AND_VALUE`, see `shorthand`) or JSON with CodeDeploy's member
+//!   names (`{"Key":"a"}`, `{"deploymentType":"IN_PLACE"}`), or `file://PATH` holding either;
+//! - lists of names ([`names`]) as words or one JSON list.
+//!
+//! The message's descriptor drives the conversion, so the forms the AWS CLI takes work beside
+//! protobuf's JSON mapping (what `--output json` printed can be given back): members match
 //! fields whatever their case (`Key`, `key`, `ec2TagSetList`, `ec2_tag_set_list`), a scalar
 //! given for a list is a list of one, strings become numbers and booleans where the field
-//! wants one, and enum values go through `ferry_proto::codedeploy` (protobuf's own value names
-//! are accepted too, so what `--output json` printed can be given back).
-//!
-//! Nothing here is specific to the registry; the deployment commands can use it as it is.
-
-use std::sync::LazyLock;
+//! wants one (shorthand has no types), enum values are CodeDeploy's names (`names`) or
+//! protobuf's, tag sets are AWS's lists of lists, and timestamps are RFC 3339, dates or epoch
+//! seconds.
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use ferry_proto::codedeploy::CodeDeployName;
 use ferry_proto::common::v1 as common;
+use ferry_proto::deploy::v1 as deploy;
 use ferry_proto::registry::v1 as registry;
 use prost::Message;
-use prost_reflect::{DescriptorPool, EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
+use prost_reflect::{EnumDescriptor, FieldDescriptor, Kind, MessageDescriptor};
 use serde_json::{Map, Value};
 
-use super::codedeploy_names::codedeploy_names;
-use super::shorthand;
-use crate::commands::api::from_json;
+use super::names::codedeploy_names;
+use super::{from_json, pool, shorthand};
 
 /// A message a flag takes, with its protobuf name.
 pub trait Proto: Message + Default + Clone + Send + Sync + 'static {
@@ -39,6 +44,9 @@ macro_rules! proto_names {
 proto_names! {
     common::Tag => "ferry.common.v1.Tag",
     common::TagFilter => "ferry.common.v1.TagFilter",
+    common::RevisionLocation => "ferry.common.v1.RevisionLocation",
+    common::S3Location => "ferry.common.v1.S3Location",
+    common::GitHubLocation => "ferry.common.v1.GitHubLocation",
     registry::MinimumHealthyHosts => "ferry.registry.v1.MinimumHealthyHosts",
     registry::TrafficRoutingConfig => "ferry.registry.v1.TrafficRoutingConfig",
     registry::ZonalConfig => "ferry.registry.v1.ZonalConfig",
@@ -51,6 +59,9 @@ proto_names! {
     registry::Ec2TagSet => "ferry.registry.v1.EC2TagSet",
     registry::OnPremisesTagSet => "ferry.registry.v1.OnPremisesTagSet",
     registry::EcsService => "ferry.registry.v1.ECSService",
+    deploy::TargetInstances => "ferry.deploy.v1.TargetInstances",
+    deploy::TimeRange => "ferry.deploy.v1.TimeRange",
+    deploy::TargetFilters => "ferry.deploy.v1.TargetFilters",
 }
 
 /// The values of one occurrence of a list flag: one structure (shorthand), or every element
@@ -89,8 +100,8 @@ pub fn names(raw: &str) -> Result<Items<String>, String> {
     }
 }
 
-/// An enum flag that takes CodeDeploy's value names (`Server`, `KEY_AND_VALUE`), listed in
-/// `--help`.
+/// An enum flag that takes CodeDeploy's value names (`Server`, `KEY_AND_VALUE`, `Succeeded`),
+/// listed in `--help`.
 pub fn codedeploy<E>() -> impl TypedValueParser<Value = E>
 where
     E: CodeDeployName + Send + Sync + 'static,
@@ -105,7 +116,7 @@ where
 
 /// The raw flag text as untyped JSON: `file://PATH` is read first, then JSON when it starts
 /// with `{` or `[` (as the AWS CLI decides), shorthand otherwise.
-fn read(raw: &str) -> Result<Value, String> {
+pub fn read(raw: &str) -> Result<Value, String> {
     let text = match raw.strip_prefix("file://") {
         Some(path) => {
             std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?
@@ -120,14 +131,11 @@ fn read(raw: &str) -> Result<Value, String> {
     }
 }
 
-static POOL: LazyLock<Option<DescriptorPool>> =
-    LazyLock::new(|| DescriptorPool::decode(ferry_proto::FILE_DESCRIPTOR_SET).ok());
-
 /// Untyped CodeDeploy-style JSON as `M`.
 pub fn to_message<M: Proto>(value: Value) -> Result<M, String> {
-    let descriptor = POOL
-        .as_ref()
-        .and_then(|pool| pool.get_message_by_name(M::NAME))
+    let descriptor = pool()
+        .map_err(|e| format!("{e:#}"))?
+        .get_message_by_name(M::NAME)
         .ok_or_else(|| format!("ferry's descriptors have no {}", M::NAME))?;
     let json = message(value, &descriptor, "")?;
     from_json(&json.to_string(), M::NAME).map_err(|e| format!("{e:#}"))
@@ -142,7 +150,7 @@ fn at(path: &str, member: &str) -> String {
     }
 }
 
-/// "in tagFilters[0]: " or nothing at the top level.
+/// "tagFilters[0]: ", or nothing at the top level.
 fn place(path: &str) -> String {
     if path.is_empty() {
         String::new()
@@ -161,8 +169,11 @@ fn normalized(name: &str) -> String {
 
 /// A JSON object for `descriptor`, in protobuf's JSON mapping.
 fn message(value: Value, descriptor: &MessageDescriptor, path: &str) -> Result<Value, String> {
-    if descriptor.full_name().starts_with("google.protobuf.") {
-        return Ok(value);
+    match descriptor.full_name() {
+        "google.protobuf.Timestamp" => return timestamp(value, path),
+        // Protobuf's JSON mapping reads the other well-known types as they are.
+        name if name.starts_with("google.protobuf.") => return Ok(value),
+        _ => {}
     }
     match value {
         Value::Object(members) => {
@@ -306,6 +317,40 @@ fn enum_value(value: Value, descriptor: &EnumDescriptor, path: &str) -> Result<V
     }
 }
 
+/// A timestamp: RFC 3339 or a date (protobuf's parser takes both), or epoch seconds.
+fn timestamp(value: Value, path: &str) -> Result<Value, String> {
+    let seconds = match &value {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        other => return Err(format!("{}expected a time, not {other}", place(path))),
+    };
+    Ok(match seconds {
+        Some(seconds) => Value::String(rfc3339(seconds)),
+        None => value,
+    })
+}
+
+/// Epoch seconds as RFC 3339 in UTC (Howard Hinnant's days-to-civil).
+fn rfc3339(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let rest = seconds.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use common::{Tag, TagFilter, TagFilterType};
@@ -328,6 +373,9 @@ mod tests {
         }
         check::<Tag>();
         check::<TagFilter>();
+        check::<common::RevisionLocation>();
+        check::<common::S3Location>();
+        check::<common::GitHubLocation>();
         check::<MinimumHealthyHosts>();
         check::<registry::TrafficRoutingConfig>();
         check::<registry::ZonalConfig>();
@@ -340,6 +388,9 @@ mod tests {
         check::<Ec2TagSet>();
         check::<OnPremisesTagSet>();
         check::<registry::EcsService>();
+        check::<deploy::TargetInstances>();
+        check::<deploy::TimeRange>();
+        check::<deploy::TargetFilters>();
     }
 
     fn filter(key: &str, value: &str, kind: TagFilterType) -> TagFilter {
@@ -416,6 +467,52 @@ mod tests {
             shorthand.ec2_tag_set_list[0].filters,
             [filter("a", "1", TagFilterType::KeyAndValue)]
         );
+    }
+
+    #[test]
+    fn structures_take_codedeploy_forms() {
+        let rollback = structure::<AutoRollbackConfiguration>(
+            "enabled=true,events=DEPLOYMENT_FAILURE,DEPLOYMENT_STOP_ON_REQUEST",
+        )
+        .unwrap();
+        assert!(rollback.enabled);
+        assert_eq!(
+            rollback.events,
+            [
+                AutoRollbackEvent::DeploymentFailure as i32,
+                AutoRollbackEvent::DeploymentStopOnRequest as i32
+            ]
+        );
+        let targets = structure::<deploy::TargetInstances>(
+            r#"{"tagFilters": [{"Key": "k", "Value": "v", "Type": "KEY_AND_VALUE"}], "ec2TagSet": {"ec2TagSetList": [[{"Key": "a", "Type": "KEY_ONLY"}]]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            targets.tag_filters[0].r#type,
+            TagFilterType::KeyAndValue as i32
+        );
+        assert_eq!(
+            targets.ec2_tag_set.unwrap().ec2_tag_set_list[0].filters[0].key,
+            "a"
+        );
+        let filters = structure::<deploy::TargetFilters>("TargetStatus=Failed,Skipped").unwrap();
+        assert_eq!(
+            filters.target_status,
+            [
+                deploy::TargetStatus::Failed as i32,
+                deploy::TargetStatus::Skipped as i32
+            ]
+        );
+        let range = structure::<deploy::TimeRange>("start=86400,end=2024-02-29T12:00:00Z").unwrap();
+        assert_eq!(range.start.unwrap().seconds, 86_400);
+        assert_eq!(range.end.unwrap().seconds, 1_709_208_000);
+    }
+
+    #[test]
+    fn epoch_seconds_format_as_rfc3339() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339(1_709_208_000), "2024-02-29T12:00:00Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59Z");
     }
 
     #[test]

@@ -1,12 +1,13 @@
 //! The AWS CLI's shorthand syntax for structure values, read into untyped JSON:
-//! `Key=a,Value=b`, lists as `events=A,B` or `events=[A,B]`, structures as `{name=x}`,
-//! `'…'` or `"…"` quoting and `\,` escapes. Every scalar stays a string; the message's
-//! descriptor decides later whether it is a number, a boolean or an enum value, as the AWS CLI
-//! lets the operation's model decide.
+//! `revisionType=S3,s3Location={bucket=b,key=k,bundleType=zip}`, lists as `events=A,B` (a
+//! comma not followed by `key=` continues a list) or `events=[A,B]`, `tagFilters=[{Key=k}]`,
+//! `'…'` or `"…"` quoting (`\"`, `\'` and `\\` escaped inside) and `\,` escapes outside quotes.
+//! Every scalar stays a string; the message's descriptor decides later whether it is a number,
+//! a boolean or an enum value (`input`), as the AWS CLI lets the operation's model decide.
 
 use serde_json::{Map, Value};
 
-/// `input` as a JSON object of its `key=value` pairs.
+/// `input` (the whole flag value) as a JSON object of its `key=value` pairs.
 pub fn parse(input: &str) -> Result<Map<String, Value>, String> {
     let mut parser = Parser {
         chars: input.chars().collect(),
@@ -83,29 +84,37 @@ impl Parser {
         }
     }
 
-    /// A value after `=`: a list, a structure, or one or more comma-separated scalars (a
-    /// list when there are several, as `events=A,B`).
+    /// What follows `key=`: one value, or several separated by commas (a list, as
+    /// `events=A,B` or `alarms={name=a},{name=b}`) up to the next `key=`.
     fn values(&mut self, closing: Option<char>) -> Result<Value, String> {
-        self.skip_whitespace();
-        match self.peek() {
-            Some('[') => return self.list(),
-            Some('{') => return self.structure(),
-            _ => {}
-        }
-        let mut items = vec![self.scalar(closing)?];
-        while self.peek() == Some(',') && !self.keyval_at(self.pos + 1) {
+        let mut items = vec![self.value(closing)?];
+        loop {
+            self.skip_whitespace();
+            if self.peek() != Some(',') || self.keyval_at(self.pos + 1) {
+                break;
+            }
             self.pos += 1;
             self.skip_whitespace();
             if matches!(self.peek(), None | Some(',')) || self.peek() == closing {
                 return Err(self.error("expected a value after ','"));
             }
-            items.push(self.scalar(closing)?);
+            items.push(self.value(closing)?);
         }
         Ok(if items.len() == 1 {
             items.swap_remove(0)
         } else {
             Value::Array(items)
         })
+    }
+
+    /// One value: a list, a structure or a scalar ending at a comma or `closing`.
+    fn value(&mut self, closing: Option<char>) -> Result<Value, String> {
+        self.skip_whitespace();
+        match self.peek() {
+            Some('[') => self.list(),
+            Some('{') => self.structure(),
+            _ => self.scalar(closing),
+        }
     }
 
     /// Whether `key=` starts at `pos` (after whitespace).
@@ -133,13 +142,7 @@ impl Parser {
             return Ok(Value::Array(items));
         }
         loop {
-            self.skip_whitespace();
-            let item = match self.peek() {
-                Some('[') => self.list()?,
-                Some('{') => self.structure()?,
-                _ => self.scalar(Some(']'))?,
-            };
-            items.push(item);
+            items.push(self.value(Some(']'))?);
             self.skip_whitespace();
             match self.peek() {
                 Some(',') => self.pos += 1,
@@ -174,8 +177,13 @@ impl Parser {
             loop {
                 match self.peek() {
                     None => return Err(self.error(&format!("unterminated {quote} quote"))),
-                    Some('\\') if self.chars.get(self.pos + 1) == Some(&quote) => {
-                        text.push(quote);
+                    Some('\\')
+                        if self
+                            .chars
+                            .get(self.pos + 1)
+                            .is_some_and(|&next| next == quote || next == '\\') =>
+                    {
+                        text.push(self.chars[self.pos + 1]);
                         self.pos += 2;
                     }
                     Some(c) if c == quote => {
@@ -264,12 +272,44 @@ mod tests {
     }
 
     #[test]
+    fn reads_nested_structures_lists_and_quotes() {
+        assert_eq!(
+            shorthand("revisionType=S3,s3Location={bucket=b,key=k/v.zip,bundleType=zip}"),
+            json!({"revisionType": "S3", "s3Location": {"bucket": "b", "key": "k/v.zip", "bundleType": "zip"}})
+        );
+        assert_eq!(
+            shorthand("enabled=true,events=DEPLOYMENT_FAILURE,DEPLOYMENT_STOP_ON_REQUEST"),
+            json!({"enabled": "true", "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_REQUEST"]})
+        );
+        assert_eq!(
+            shorthand("tagFilters=[{Key=k,Value=v,Type=KEY_AND_VALUE},{Key=x}]"),
+            json!({"tagFilters": [{"Key": "k", "Value": "v", "Type": "KEY_AND_VALUE"}, {"Key": "x"}]})
+        );
+        assert_eq!(
+            shorthand("description=\"a, b\",start=2024-01-02T03:04:05Z"),
+            json!({"description": "a, b", "start": "2024-01-02T03:04:05Z"})
+        );
+    }
+
+    #[test]
+    fn structures_separated_by_commas_make_a_list() {
+        assert_eq!(
+            shorthand("enabled=true,alarms={name=a},{name=b}"),
+            json!({"enabled": "true", "alarms": [{"name": "a"}, {"name": "b"}]})
+        );
+    }
+
+    #[test]
     fn quotes_and_escapes_keep_commas_and_equals_signs() {
         assert_eq!(
             shorthand(
                 r#"triggerTargetArn=https://hooks.example/x?a=b,Value="a,b",Other='c\'d',E=x\,y"#
             ),
             json!({"triggerTargetArn": "https://hooks.example/x?a=b", "Value": "a,b", "Other": "c'd", "E": "x,y"})
+        );
+        assert_eq!(
+            shorthand(r#"a="C:\dir\\",b='\"'"#),
+            json!({"a": r"C:\dir\", "b": r#"\""#})
         );
     }
 
@@ -286,5 +326,13 @@ mod tests {
         ] {
             assert!(parse(bad).is_err(), "{bad} parsed");
         }
+    }
+
+    #[test]
+    fn refuses_what_is_not_shorthand() {
+        assert!(parse("just-a-word").is_err());
+        assert!(parse("a={b=c").is_err());
+        assert!(parse("a=1,a=2").is_err());
+        assert!(parse("a=\"open").is_err());
     }
 }

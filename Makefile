@@ -93,6 +93,7 @@ test-python:
 
 smoke:
 	$(HARNESS_ENV) $(ROOT)/scripts/grpcurl-smoke.sh
+	$(HARNESS_ENV) $(ROOT)/scripts/grpcurl-deploy-smoke.sh
 
 ci: lint test
 

@@ -3,6 +3,10 @@
 
 #![allow(clippy::expect_used)] // Test harness: a failed expect is the failure report.
 
+pub mod bundle;
+pub mod deploy;
+pub mod processes;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -11,23 +11,17 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use ferry_proto::common::v1::{
-    BundleType, ComputePlatform, DeploymentStatus, RevisionLocation, Tag, TagFilter, TagFilterType,
-};
+use ferry_proto::common::v1::DeploymentStatus;
+use ferry_proto::deploy::v1::CreateDeploymentRequest;
 use ferry_proto::deploy::v1::deployment_service_client::DeploymentServiceClient;
-use ferry_proto::deploy::v1::{CreateDeploymentRequest, DeploymentInfo, GetDeploymentRequest};
-use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ferry_proto::registry::v1::{
-    AddTagsToOnPremisesInstancesRequest, CreateApplicationRequest, CreateDeploymentGroupRequest,
-    RegisterOnPremisesInstanceRequest,
+use ferry_tests::deploy::{ALL_EVENTS, create_group, ended, register_instance, status, upload_tar};
+use ferry_tests::processes::{
+    self, DEPLOYMENT_SERVICE, REVISION_SERVICE, agent_command, server_command, write_agent_config,
+    write_config,
 };
-use ferry_proto::revision::v1::revision_service_client::RevisionServiceClient;
-use ferry_proto::revision::v1::upload_bundle_request::Part;
-use ferry_proto::revision::v1::{UploadBundleHeader, UploadBundleRequest};
-use ferry_tests::{Service, binary, channel, wait_serving};
+use ferry_tests::{Service, channel, wait_serving};
 use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
     TraceService, TraceServiceServer,
 };
@@ -73,17 +67,6 @@ const UPSTREAM_CALLS: [(&str, &str); 4] = [
         REGISTRY,
         "ferry.registry.v1.RegistryService/ListDeploymentGroupInstances",
     ),
-];
-
-/// An in-place deployment's lifecycle events: one agent command, so one span, each.
-const ALL_EVENTS: [&str; 7] = [
-    "ApplicationStop",
-    "DownloadBundle",
-    "BeforeInstall",
-    "Install",
-    "AfterInstall",
-    "ApplicationStart",
-    "ValidateService",
 ];
 
 /// The OTLP TraceService: every export goes to the test.
@@ -197,48 +180,21 @@ fn flatten(export: ExportTraceServiceRequest) -> Vec<SpanRecord> {
     spans
 }
 
-/// A command for a workspace binary that ignores `FERRY_…` settings of the test's environment,
-/// and its `RUST_LOG`, which would replace the services' filter (and so drop the info-level
-/// spans this test is about).
-fn ferry_command(name: &str) -> Command {
-    let mut command = Command::new(binary(name));
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("FERRY_") {
-            command.env_remove(key);
-        }
-    }
-    command.env_remove("RUST_LOG");
-    command
-}
-
-/// Writes `config` (JSON, which is YAML) to `path` and returns the path.
-fn write_config(path: PathBuf, config: &serde_json::Value) -> PathBuf {
-    std::fs::write(&path, serde_json::to_string_pretty(config).unwrap()).unwrap();
-    path
-}
-
 /// A server process listening on a free port with its own data directory, exporting spans to
-/// `collector`.
+/// `collector`. Without the test's `RUST_LOG`, which would replace the services' filter (and so
+/// drop the info-level spans this test is about).
 fn start_server(
     name: &str,
     dir: &Path,
     config: Option<PathBuf>,
     collector: SocketAddr,
 ) -> (Service, SocketAddr) {
-    let mut command = ferry_command(name);
-    if let Some(config) = config {
-        command.arg("--config").arg(config);
-    }
-    command
-        .args(["--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.join(name))
-        .env(
-            "FERRY_TELEMETRY__OTLP_ENDPOINT",
-            format!("http://{collector}"),
-        );
-    let mut service = Service::start(command);
-    let address = service.wait_for_address();
-    (service, address)
+    let mut command = server_command(name, config.as_deref(), "127.0.0.1:0", &dir.join(name));
+    command.env_remove("RUST_LOG").env(
+        "FERRY_TELEMETRY__OTLP_ENDPOINT",
+        format!("http://{collector}"),
+    );
+    processes::start_server(command)
 }
 
 /// A tar bundle: app.txt to /srv/app and one BeforeInstall hook that echoes.
@@ -261,147 +217,45 @@ fn bundle() -> Vec<u8> {
         ("app.txt", "v1\n", 0o644),
         ("scripts/hello.sh", hook, 0o755),
     ];
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, content, mode) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(content.len() as u64);
-        header.set_mode(mode);
-        header.set_entry_type(tar::EntryType::Regular);
-        builder
-            .append_data(&mut header, path, content.as_bytes())
-            .unwrap();
-    }
-    builder.into_inner().unwrap()
-}
-
-async fn upload(revisions: SocketAddr) -> RevisionLocation {
-    let messages = vec![
-        UploadBundleRequest {
-            part: Some(Part::Header(UploadBundleHeader {
-                application_name: APP.into(),
-                bundle_type: BundleType::Tar as i32,
-                ..Default::default()
-            })),
-        },
-        UploadBundleRequest {
-            part: Some(Part::Chunk(bundle())),
-        },
-    ];
-    RevisionServiceClient::new(channel(revisions).await)
-        .upload_bundle(tokio_stream::iter(messages))
-        .await
-        .unwrap()
-        .into_inner()
-        .location
-        .unwrap()
+    ferry_tests::bundle::tar(&files)
 }
 
 /// The application, an all-at-once group of on-premises instances tagged group=web, and
 /// INSTANCE registered and tagged; returns the instance's credential.
 async fn register(registry: SocketAddr) -> String {
-    let mut registry = RegistryServiceClient::new(channel(registry).await);
-    registry
-        .create_application(CreateApplicationRequest {
-            application_name: APP.into(),
-            compute_platform: ComputePlatform::Server as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    registry
-        .create_deployment_group(CreateDeploymentGroupRequest {
-            application_name: APP.into(),
-            deployment_group_name: GROUP.into(),
-            deployment_config_name: "CodeDeployDefault.AllAtOnce".into(),
-            service_role_arn: "arn:aws:iam::000000000000:role/ferry".into(),
-            on_premises_instance_tag_filters: vec![TagFilter {
-                key: "group".into(),
-                value: GROUP.into(),
-                r#type: TagFilterType::KeyAndValue as i32,
-            }],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let credential = registry
-        .register_on_premises_instance(RegisterOnPremisesInstanceRequest {
-            instance_name: INSTANCE.into(),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .instance_credential;
-    registry
-        .add_tags_to_on_premises_instances(AddTagsToOnPremisesInstancesRequest {
-            tags: vec![Tag {
-                key: "group".into(),
-                value: GROUP.into(),
-            }],
-            instance_names: vec![INSTANCE.into()],
-        })
-        .await
-        .unwrap();
-    credential
+    create_group(registry, APP, GROUP, "CodeDeployDefault.AllAtOnce", false).await;
+    register_instance(registry, INSTANCE, GROUP).await
 }
 
-/// The agent of INSTANCE, exporting to `collector` by its configuration file.
+/// The agent of INSTANCE, exporting to `collector` by its configuration file (and without the
+/// test's `RUST_LOG`).
 fn start_agent(
     dir: &Path,
     orchestrator: SocketAddr,
     credential: &str,
     collector: SocketAddr,
 ) -> Service {
-    let dir = dir.join(INSTANCE);
-    let install_root = dir.join("install");
-    std::fs::create_dir_all(&install_root).unwrap();
-    let credential_file = dir.join("credential");
-    std::fs::write(&credential_file, credential).unwrap();
-    let config = write_config(
-        dir.join("agent.yaml"),
-        &json!({
-            "orchestrator_endpoint": format!("http://{orchestrator}"),
-            "instance_name": INSTANCE,
-            "credential_file": credential_file,
-            "deployment_root": dir.join("root"),
-            "install_root": install_root,
-            "log_dir": dir.join("logs"),
-            "reconnect": { "initial_backoff_ms": 100, "max_backoff_ms": 1000 },
-            "telemetry": { "otlp_endpoint": format!("http://{collector}") },
-        }),
+    let config = write_agent_config(
+        &dir.join(INSTANCE),
+        INSTANCE,
+        orchestrator,
+        credential,
+        json!({ "telemetry": { "otlp_endpoint": format!("http://{collector}") } }),
     );
-    let mut command = ferry_command("ferry-agent");
-    command.arg("run").arg("--config").arg(config);
+    let mut command = agent_command(&config);
+    command.env_remove("RUST_LOG");
     Service::start(command)
 }
 
-/// Polls (up to 60 s) until the deployment has succeeded; fails at once if it ends otherwise.
+/// Polls (up to 60 s) until the deployment has ended, and checks that it succeeded.
 async fn succeeded(deployments: &mut DeploymentServiceClient<tonic::transport::Channel>, id: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let info: DeploymentInfo = deployments
-            .get_deployment(GetDeploymentRequest {
-                deployment_id: id.into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .deployment_info
-            .unwrap();
-        let status = DeploymentStatus::try_from(info.status).unwrap();
-        match status {
-            DeploymentStatus::Succeeded => return,
-            DeploymentStatus::Failed | DeploymentStatus::Stopped => {
-                panic!("the deployment ended {status:?}: {info:?}")
-            }
-            _ => {}
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the deployment did not succeed within 60 s: {info:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let info = ended(deployments, id, Duration::from_secs(60)).await;
+    let status = status(&info);
+    assert_eq!(
+        status,
+        DeploymentStatus::Succeeded,
+        "the deployment ended {status:?}: {info:?}"
+    );
 }
 
 /// Everything the test expects of the trace, as far as the spans collected so far show it.
@@ -486,20 +340,12 @@ async fn a_deployment_is_one_trace_across_the_services_and_the_agent() {
         Some(orchestrator_config),
         collector,
     );
-    wait_serving(
-        channel(revisions_addr).await,
-        "ferry.revision.v1.RevisionService",
-    )
-    .await;
-    wait_serving(
-        channel(orchestrator_addr).await,
-        "ferry.deploy.v1.DeploymentService",
-    )
-    .await;
+    wait_serving(channel(revisions_addr).await, REVISION_SERVICE).await;
+    wait_serving(channel(orchestrator_addr).await, DEPLOYMENT_SERVICE).await;
 
     let credential = register(registry_addr).await;
     let mut agent = start_agent(dir.path(), orchestrator_addr, &credential, collector);
-    let revision = upload(revisions_addr).await;
+    let revision = upload_tar(revisions_addr, APP, bundle()).await;
 
     let mut deployments = DeploymentServiceClient::new(channel(orchestrator_addr).await);
     let mut request = tonic::Request::new(CreateDeploymentRequest {

@@ -1,8 +1,9 @@
 //! The revision every scenario deploys, in each form a user gives it: a directory (for
 //! `ferry push` and a git commit), a tar (UploadBundle) and a tgz (S3).
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
+
+pub use ferry_tests::bundle::{tar, tgz, write_dir};
 
 /// The bundle's files (path, content, mode): app.txt (holding `version`) to /srv/app, and one
 /// script for every hook, which appends `"<event> <deployment id>"` to the host's events.log
@@ -38,43 +39,6 @@ pub fn files(version: &str, failing: bool) -> Vec<(String, String, u32)> {
         ("app.txt".into(), format!("{version}\n"), 0o644),
         ("scripts/record.sh".into(), record, 0o755),
     ]
-}
-
-/// Writes the files under `root`.
-pub fn write_dir(root: &Path, files: &[(String, String, u32)]) {
-    for (path, content, mode) in files {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, content).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(*mode)).unwrap();
-    }
-}
-
-fn append<W: std::io::Write>(builder: &mut tar::Builder<W>, files: &[(String, String, u32)]) {
-    for (path, content, mode) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(content.len() as u64);
-        header.set_mode(*mode);
-        header.set_entry_type(tar::EntryType::Regular);
-        builder
-            .append_data(&mut header, path, content.as_bytes())
-            .unwrap();
-    }
-}
-
-/// The files as a tar.
-pub fn tar(files: &[(String, String, u32)]) -> Vec<u8> {
-    let mut builder = tar::Builder::new(Vec::new());
-    append(&mut builder, files);
-    builder.into_inner().unwrap()
-}
-
-/// The files as a tgz.
-pub fn tgz(files: &[(String, String, u32)]) -> Vec<u8> {
-    let gzip = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    let mut builder = tar::Builder::new(gzip);
-    append(&mut builder, files);
-    builder.into_inner().unwrap().finish().unwrap()
 }
 
 /// Runs git in `dir`, failing with its stderr; its stdout, trimmed.

@@ -22,19 +22,14 @@ use ferry_proto::common::v1::{
     RevisionLocationType, S3Location,
 };
 use ferry_proto::deploy::v1::deployment_service_client::DeploymentServiceClient;
-use ferry_proto::deploy::v1::{
-    CreateDeploymentRequest, DeploymentCreator, DeploymentInfo, TargetStatus,
-};
-use ferry_proto::revision::v1::revision_service_client::RevisionServiceClient;
-use ferry_proto::revision::v1::upload_bundle_request::Part;
-use ferry_proto::revision::v1::{UploadBundleHeader, UploadBundleRequest};
-use ferry_tests::{channel, wait_serving};
+use ferry_proto::deploy::v1::{DeploymentCreator, DeploymentInfo, TargetStatus};
+use ferry_tests::deploy;
 use tokio::time::Instant;
 use tonic::transport::Channel;
 
 use cluster::{
-    ALL_EVENTS, APP, DEPLOYMENT_SERVICE, Ferry, GROUP, Host, ended, events, ferry_command, get,
-    hook_lines, is_terminal, status, succeeded, targets,
+    ALL_EVENTS, APP, Ferry, GROUP, Host, ended, events, ferry_command, get, hook_lines,
+    is_terminal, status, succeeded, targets,
 };
 
 const ALL_AT_ONCE: &str = "CodeDeployDefault.AllAtOnce";
@@ -44,40 +39,13 @@ async fn create(
     deployments: &mut DeploymentServiceClient<Channel>,
     revision: RevisionLocation,
 ) -> String {
-    deployments
-        .create_deployment(CreateDeploymentRequest {
-            application_name: APP.into(),
-            deployment_group_name: GROUP.into(),
-            revision: Some(revision),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .deployment_id
+    deploy::create_deployment(deployments, APP, GROUP, revision).await
 }
 
 /// Uploads the bundle of `version` as a tar with UploadBundle: its location.
 async fn upload(revisions: SocketAddr, version: &str, failing: bool) -> RevisionLocation {
-    let messages = vec![
-        UploadBundleRequest {
-            part: Some(Part::Header(UploadBundleHeader {
-                application_name: APP.into(),
-                bundle_type: BundleType::Tar as i32,
-                ..Default::default()
-            })),
-        },
-        UploadBundleRequest {
-            part: Some(Part::Chunk(bundle::tar(&bundle::files(version, failing)))),
-        },
-    ];
-    RevisionServiceClient::new(channel(revisions).await)
-        .upload_bundle(tokio_stream::iter(messages))
-        .await
-        .unwrap()
-        .into_inner()
-        .location
-        .unwrap()
+    let tar = bundle::tar(&bundle::files(version, failing));
+    deploy::upload_tar(revisions, APP, tar).await
 }
 
 /// Every target of `id` ran the seven lifecycle events, each Succeeded.
@@ -98,14 +66,24 @@ async fn all_events_succeeded(deployments: &mut DeploymentServiceClient<Channel>
     }
 }
 
+/// Everything serving (with a moto for S3 when `with_s3`), a group of three hosts with the
+/// deployment configuration `config` and, when `rollback`, automatic rollback.
+async fn serving(
+    with_s3: bool,
+    config: &str,
+    rollback: bool,
+) -> (Ferry, ferry_tests::Service, Vec<Host>) {
+    let ferry = Ferry::start(with_s3).await;
+    let orchestrator = ferry.serve().await;
+    ferry.create_group(config, rollback).await;
+    let hosts = ferry.hosts().await;
+    (ferry, orchestrator, hosts)
+}
+
 /// The set-up of the three "deploy from …" tests: everything serving, an AllAtOnce group of
 /// three hosts.
 async fn all_at_once(with_s3: bool) -> (Ferry, ferry_tests::Service, Vec<Host>) {
-    let ferry = Ferry::start(with_s3).await;
-    let orchestrator = ferry.serve().await;
-    ferry.create_group(ALL_AT_ONCE, false).await;
-    let hosts = ferry.hosts().await;
-    (ferry, orchestrator, hosts)
+    serving(with_s3, ALL_AT_ONCE, false).await
 }
 
 /// A first deployment of `id` succeeded everywhere: every event on every target, every hook
@@ -240,10 +218,7 @@ async fn a_revision_from_ferry_push_is_deployed_to_three_agents() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_hook_is_rolled_back_to_the_last_successful_revision() {
-    let ferry = Ferry::start(false).await;
-    let _orchestrator = ferry.serve().await;
-    ferry.create_group(ALL_AT_ONCE, true).await;
-    let hosts = ferry.hosts().await;
+    let (ferry, _orchestrator, hosts) = serving(false, ALL_AT_ONCE, true).await;
     let mut deployments = ferry.deployments().await;
     let started = Instant::now();
 
@@ -335,10 +310,7 @@ async fn until(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_orchestrator_killed_between_targets_resumes_the_deployment() {
     use std::os::unix::process::ExitStatusExt as _;
-    let ferry = Ferry::start(false).await;
-    let mut orchestrator = ferry.serve().await;
-    ferry.create_group(ONE_AT_A_TIME, false).await;
-    let hosts = ferry.hosts().await;
+    let (ferry, mut orchestrator, hosts) = serving(false, ONE_AT_A_TIME, false).await;
     let revision = upload(ferry.revisions, "v1", false).await;
     let mut deployments = ferry.deployments().await;
     let started = Instant::now();
@@ -361,13 +333,7 @@ async fn the_orchestrator_killed_between_targets_resumes_the_deployment() {
     );
     drop(deployments);
 
-    let mut orchestrator = ferry.start_orchestrator();
-    let resumed = orchestrator.wait_for_line("resuming deployment", Duration::from_secs(30));
-    assert!(
-        resumed.contains(&format!("deployment_id={id}")),
-        "{resumed}"
-    );
-    wait_serving(channel(ferry.orchestrator).await, DEPLOYMENT_SERVICE).await;
+    let _orchestrator = ferry.resume_orchestrator(&id).await;
 
     first_deployment_succeeded(&ferry, &hosts, &id, "v1").await;
     eprintln!(
@@ -384,10 +350,7 @@ async fn the_orchestrator_killed_between_targets_resumes_the_deployment() {
 /// run once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_killed_while_idle_comes_back_and_finishes_the_deployment() {
-    let ferry = Ferry::start(false).await;
-    let _orchestrator = ferry.serve().await;
-    ferry.create_group(ONE_AT_A_TIME, false).await;
-    let mut hosts = ferry.hosts().await;
+    let (ferry, _orchestrator, mut hosts) = serving(false, ONE_AT_A_TIME, false).await;
     let mut deployments = ferry.deployments().await;
     let started = Instant::now();
 
@@ -460,10 +423,7 @@ async fn an_agent_killed_while_idle_comes_back_and_finishes_the_deployment() {
 /// takes the next deployment, which succeeds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_agent_killed_during_a_hook_fails_that_event_once_it_is_back() {
-    let ferry = Ferry::start(false).await;
-    let _orchestrator = ferry.serve().await;
-    ferry.create_group(ONE_AT_A_TIME, false).await;
-    let mut hosts = ferry.hosts().await;
+    let (ferry, _orchestrator, mut hosts) = serving(false, ONE_AT_A_TIME, false).await;
     let mut deployments = ferry.deployments().await;
     let started = Instant::now();
 

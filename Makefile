@@ -2,8 +2,8 @@
 #
 #   make test    everything CI tests: installs/starts the tools (make tools), builds the
 #                workspace once, runs the Rust tests (nextest when installed, else cargo test),
-#                the Python black-box tests (tests/python), the grpcurl smoke test and the
-#                demo (make demo-check)
+#                the Python black-box tests (tests/python), the grpcurl smoke tests, the
+#                demo (make demo-check) and the benchmark harness in --quick mode
 #   make demo    ferry up with one local agent and a first deployment of examples/hello-site
 #   make lint    rustfmt check, clippy with -D warnings, buf lint
 #   make tools   scripts/install-tools.sh: Python venv (.venv), grpcurl, buf, PostgreSQL, Redis
@@ -36,7 +36,7 @@ NEXTEST_ARGS ?= --no-fail-fast --no-tests=warn
 CARGO_TEST_ARGS ?= --no-fail-fast
 PYTEST_ARGS ?=
 
-.PHONY: all tools lint fmt-check clippy buf-lint single-versions build test test-rust test-python smoke demo demo-check bench agent-dist ci clean-python
+.PHONY: all tools lint fmt-check clippy buf-lint single-versions build test test-rust test-python smoke demo demo-check bench bench-quick agent-dist ci clean-python
 
 all: test
 
@@ -77,6 +77,7 @@ test: $(TOOLS) build
 	@$(MAKE) test-python
 	@$(MAKE) smoke
 	@$(MAKE) demo-check
+	@$(MAKE) bench-quick
 
 test-rust:
 ifeq ($(HAVE_NEXTEST),yes)
@@ -117,6 +118,11 @@ bench:
 	$(CARGO) bench -p ferry-revisions --bench download
 	$(CARGO) bench -p ferry-agent --bench agent
 	$(CARGO) bench -p ferry-orchestrator --bench dispatch
+	$(CARGO) run --release -p ferry-bench
+
+# The end-to-end benchmarks in seconds (fewer deployments and agents, a dev build).
+bench-quick:
+	$(CARGO) run -p ferry-bench -- --quick
 
 # ------------------------------------------------------------------------------------------
 # The agent as shipped: one stripped, statically linked binary (glibc's crt-static; see

@@ -1,0 +1,375 @@
+//! A whole ferry in one process, as `ferry up` starts it: registry, revisions and orchestrator
+//! serving on one port with SQLite under a temporary directory, and real agents (the
+//! ferry-agent library) holding real sessions to it, each registered and tagged with its
+//! deployment group.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use ferry_agent::config::{AgentConfig, Identity};
+use ferry_agent::download::Downloader;
+use ferry_agent::lifecycle::Host;
+use ferry_agent::session::Agent;
+use ferry_orchestrator::config::OrchestratorConfig;
+use ferry_orchestrator::serve::Orchestrator;
+use ferry_proto::common::v1::{
+    ComputePlatform, DeploymentStatus, LifecycleEventStatus, RevisionLocation, Tag, TagFilter,
+    TagFilterType,
+};
+use ferry_proto::deploy::v1::CreateDeploymentRequest;
+use ferry_proto::deploy::v1::WatchDeploymentRequest;
+use ferry_proto::deploy::v1::deployment_service_client::DeploymentServiceClient;
+use ferry_proto::deploy::v1::watch_deployment_response::Event;
+use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
+use ferry_proto::registry::v1::{
+    AddTagsToOnPremisesInstancesRequest, CreateApplicationRequest, CreateDeploymentGroupRequest,
+    RegisterOnPremisesInstanceRequest,
+};
+use ferry_proto::revision::v1::revision_service_client::RevisionServiceClient;
+use ferry_proto::revision::v1::upload_bundle_request::Part;
+use ferry_proto::revision::v1::{UploadBundleHeader, UploadBundleRequest};
+use ferry_registry::{Registry, RegistryConfig};
+use ferry_revisions::{Revisions, RevisionsConfig};
+use ferry_runtime::config::ServerConfig;
+use ferry_runtime::server::GrpcServer;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::transport::Channel;
+
+/// The application every scenario deploys.
+pub const APP: &str = "bench";
+
+/// The longest a deployment may take, and agents to connect, before the run is abandoned.
+const WAIT: Duration = Duration::from_secs(120);
+
+/// How often presence is looked at while waiting for agents to connect.
+const CONNECT_POLL: Duration = Duration::from_millis(10);
+
+pub struct Cluster {
+    registry: RegistryServiceClient<Channel>,
+    revisions: RevisionServiceClient<Channel>,
+    deployments: DeploymentServiceClient<Channel>,
+    orchestrator: Orchestrator,
+    endpoint: String,
+    agents: Vec<Arc<Agent>>,
+    agent_names: Vec<String>,
+    agents_stop: CancellationToken,
+    agent_tasks: Vec<JoinHandle<()>>,
+    server_stop: CancellationToken,
+    server: JoinHandle<()>,
+    /// Dropped last: every database, blob and agent root lives under it.
+    dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    /// Opens the three services under a fresh temporary directory and serves them on an
+    /// ephemeral loopback port; creates the application.
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix("ferry-bench-")
+            .tempdir()
+            .context("cannot create the temporary directory")?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .context("cannot listen on loopback")?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let registry = Registry::open(&RegistryConfig {
+            data_dir: dir.path().join("registry"),
+            ..RegistryConfig::default()
+        })
+        .await
+        .context("cannot open the registry")?;
+        let revisions = Revisions::open(&RevisionsConfig {
+            data_dir: dir.path().join("revisions"),
+            registry_endpoint: endpoint.clone(),
+            ..RevisionsConfig::default()
+        })
+        .await
+        .context("cannot open the revisions service")?;
+        let orchestrator = Orchestrator::open(&OrchestratorConfig {
+            data_dir: dir.path().join("orchestrator"),
+            registry_endpoint: endpoint.clone(),
+            revisions_endpoint: endpoint.clone(),
+            // Empty: agents download bundles from the address of their own session.
+            download_endpoint: Some(String::new()),
+            ..OrchestratorConfig::default()
+        })
+        .await
+        .context("cannot open the orchestrator")?;
+        let server_stop = CancellationToken::new();
+        orchestrator.start(server_stop.clone()).await?;
+        let builder = registry.register(GrpcServer::builder(&ServerConfig::default()));
+        let builder = orchestrator.register(revisions.register(builder));
+        let stopped = server_stop.clone();
+        let server = tokio::spawn(async move {
+            if let Err(error) = builder.serve(listener, stopped.cancelled_owned()).await {
+                eprintln!("ferry-bench: the server stopped: {error}");
+            }
+        });
+        let channel = tonic::transport::Endpoint::from_shared(endpoint.clone())?.connect_lazy();
+        let mut cluster = Self {
+            registry: RegistryServiceClient::new(channel.clone()),
+            revisions: RevisionServiceClient::new(channel.clone()),
+            deployments: DeploymentServiceClient::new(channel),
+            orchestrator,
+            endpoint,
+            agents: Vec::new(),
+            agent_names: Vec::new(),
+            agents_stop: CancellationToken::new(),
+            agent_tasks: Vec::new(),
+            server_stop,
+            server,
+            dir,
+        };
+        cluster
+            .registry
+            .create_application(CreateApplicationRequest {
+                application_name: APP.into(),
+                compute_platform: ComputePlatform::Server as i32,
+                ..Default::default()
+            })
+            .await
+            .context("CreateApplication")?;
+        Ok(cluster)
+    }
+
+    /// An AllAtOnce deployment group whose instances carry the tag `group=<name>`.
+    pub async fn group(&mut self, name: &str) -> anyhow::Result<()> {
+        self.registry
+            .create_deployment_group(CreateDeploymentGroupRequest {
+                application_name: APP.into(),
+                deployment_group_name: name.into(),
+                deployment_config_name: "CodeDeployDefault.AllAtOnce".into(),
+                service_role_arn: "arn:aws:iam::000000000000:role/ferry".into(),
+                on_premises_instance_tag_filters: vec![TagFilter {
+                    key: "group".into(),
+                    value: name.into(),
+                    r#type: TagFilterType::KeyAndValue as i32,
+                }],
+                ..Default::default()
+            })
+            .await
+            .context("CreateDeploymentGroup")?;
+        Ok(())
+    }
+
+    /// Registers `count` instances `<group>-1` … tagged `group=<group>`, starts an agent for
+    /// each, and waits until every one holds a session.
+    pub async fn agents(&mut self, group: &str, count: usize) -> anyhow::Result<()> {
+        let mut names = Vec::new();
+        for i in 1..=count {
+            let name = format!("{group}-{i}");
+            self.agent(&name, group).await?;
+            names.push(name);
+        }
+        let presence = &self.orchestrator.context().sessions.presence;
+        let deadline = Instant::now() + WAIT;
+        while !names.iter().all(|name| presence.is_connected(name)) {
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "agents of {group} did not connect"
+            );
+            tokio::time::sleep(CONNECT_POLL).await;
+        }
+        Ok(())
+    }
+
+    async fn agent(&mut self, name: &str, group: &str) -> anyhow::Result<()> {
+        let credential = self
+            .registry
+            .register_on_premises_instance(RegisterOnPremisesInstanceRequest {
+                instance_name: name.into(),
+                ..Default::default()
+            })
+            .await
+            .context("RegisterOnPremisesInstance")?
+            .into_inner()
+            .instance_credential;
+        self.registry
+            .add_tags_to_on_premises_instances(AddTagsToOnPremisesInstancesRequest {
+                tags: vec![Tag {
+                    key: "group".into(),
+                    value: group.into(),
+                }],
+                instance_names: vec![name.into()],
+            })
+            .await
+            .context("AddTagsToOnPremisesInstances")?;
+        let root = self.dir.path().join("agents").join(name);
+        let config = AgentConfig {
+            orchestrator_endpoint: self.endpoint.clone(),
+            deployment_root: root.join("root"),
+            install_root: Some(root.join("install")),
+            log_dir: root.join("logs"),
+            ..AgentConfig::default()
+        };
+        let downloader = Downloader::new(config.orchestrator_endpoint.clone(), config.tls.clone());
+        let host = Host::from_config(&config, Some(downloader));
+        let identity = Identity {
+            instance_name: name.to_owned(),
+            credential,
+        };
+        let agent = Arc::new(
+            Agent::new(config, identity, host)
+                .with_context(|| format!("cannot open the deployment root of {name}"))?,
+        );
+        let (running, stopped) = (agent.clone(), self.agents_stop.clone());
+        self.agent_tasks
+            .push(tokio::spawn(async move { running.run(stopped).await }));
+        self.agents.push(agent);
+        self.agent_names.push(name.to_owned());
+        Ok(())
+    }
+
+    /// Uploads a tar bundle of `files` (path, content, mode) and returns its location.
+    pub async fn upload(
+        &mut self,
+        files: &[(&str, &str, u32)],
+    ) -> anyhow::Result<RevisionLocation> {
+        let messages = vec![
+            UploadBundleRequest {
+                part: Some(Part::Header(UploadBundleHeader {
+                    application_name: APP.into(),
+                    ..Default::default()
+                })),
+            },
+            UploadBundleRequest {
+                part: Some(Part::Chunk(tar(files)?)),
+            },
+        ];
+        self.revisions
+            .upload_bundle(futures::stream::iter(messages))
+            .await
+            .context("UploadBundle")?
+            .into_inner()
+            .location
+            .context("UploadBundle returned no location")
+    }
+
+    /// Creates a deployment of `revision` to `group` and watches it from sequence 0 until it
+    /// ends; returns the time from CreateDeployment to the Succeeded event. Fails unless every
+    /// target ran each of the [`HOOK_EVENTS`] to success (so a deployment that skipped its
+    /// hooks is not timed as one that ran them).
+    pub async fn deploy(
+        &mut self,
+        group: &str,
+        revision: &RevisionLocation,
+        targets: usize,
+    ) -> anyhow::Result<Duration> {
+        let started = Instant::now();
+        let id = self
+            .deployments
+            .create_deployment(CreateDeploymentRequest {
+                application_name: APP.into(),
+                deployment_group_name: group.into(),
+                revision: Some(revision.clone()),
+                ..Default::default()
+            })
+            .await
+            .context("CreateDeployment")?
+            .into_inner()
+            .deployment_id;
+        let mut stream = self
+            .deployments
+            .watch_deployment(WatchDeploymentRequest {
+                deployment_id: id.clone(),
+                from_sequence: 0,
+                exclude_output: true,
+            })
+            .await
+            .context("WatchDeployment")?
+            .into_inner();
+        let mut hooks_succeeded = 0;
+        loop {
+            let message = tokio::time::timeout(WAIT, stream.message())
+                .await
+                .with_context(|| format!("deployment {id} did not end within {WAIT:?}"))?
+                .context("WatchDeployment stream")?;
+            let Some(message) = message else {
+                anyhow::bail!("the watch of {id} ended before the deployment did");
+            };
+            let change = match message.event {
+                Some(Event::DeploymentStatusChanged(change)) => change,
+                Some(Event::LifecycleEventChanged(event)) => {
+                    if event.status == LifecycleEventStatus::Succeeded as i32
+                        && HOOK_EVENTS.contains(&event.lifecycle_event_name.as_str())
+                    {
+                        hooks_succeeded += 1;
+                    }
+                    continue;
+                }
+                _ => continue,
+            };
+            match DeploymentStatus::try_from(change.status) {
+                Ok(DeploymentStatus::Succeeded) => {
+                    let elapsed = started.elapsed();
+                    let expected = targets * HOOK_EVENTS.len();
+                    anyhow::ensure!(
+                        hooks_succeeded == expected,
+                        "deployment {id} succeeded with {hooks_succeeded} hook events succeeded, not {expected}"
+                    );
+                    return Ok(elapsed);
+                }
+                Ok(status @ (DeploymentStatus::Failed | DeploymentStatus::Stopped)) => {
+                    anyhow::bail!(
+                        "deployment {id} ended {}: {} {:?}",
+                        status.as_str_name(),
+                        change.message,
+                        change.error_information
+                    )
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Stops the agents, then the server, and removes the temporary directory.
+    pub async fn stop(self) {
+        self.agents_stop.cancel();
+        for task in self.agent_tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+        }
+        drop(self.agents);
+        self.server_stop.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
+        drop(self.orchestrator);
+        if let Err(error) = self.dir.close() {
+            eprintln!("ferry-bench: cannot remove the temporary directory: {error}");
+        }
+    }
+}
+
+fn tar(files: &[(&str, &str, u32)]) -> anyhow::Result<Vec<u8>> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, content, mode) in files {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(content.len() as u64);
+        header.set_mode(*mode);
+        header.set_entry_type(tar::EntryType::Regular);
+        builder.append_data(&mut header, path, content.as_bytes())?;
+    }
+    Ok(builder.into_inner()?)
+}
+
+/// A bundle whose five hook events (ApplicationStop, BeforeInstall, AfterInstall,
+/// ApplicationStart, ValidateService) each run `script`.
+pub fn hooks_bundle(script: &str) -> Vec<(&'static str, String, u32)> {
+    let mut appspec = String::from("version: 0.0\nos: linux\nhooks:\n");
+    for event in HOOK_EVENTS {
+        appspec.push_str(&format!("  {event}:\n    - location: scripts/hook.sh\n"));
+    }
+    vec![
+        ("appspec.yml", appspec, 0o644),
+        ("scripts/hook.sh", script.to_owned(), 0o755),
+    ]
+}
+
+/// The lifecycle events of an in-place deployment that run AppSpec hooks.
+pub const HOOK_EVENTS: [&str; 5] = [
+    "ApplicationStop",
+    "BeforeInstall",
+    "AfterInstall",
+    "ApplicationStart",
+    "ValidateService",
+];

@@ -48,7 +48,8 @@ pub struct Agent {
 
 struct Inner {
     host: Host,
-    store: CommandStore,
+    /// Shared with the blocking threads its fsynced writes run on.
+    store: Arc<CommandStore>,
     identity: Identity,
     endpoint: String,
     config: AgentConfig,
@@ -74,7 +75,7 @@ enum Ended {
 
 impl Agent {
     pub fn new(config: AgentConfig, identity: Identity, host: Host) -> std::io::Result<Self> {
-        let store = CommandStore::open(host.root.commands_dir())?;
+        let store = Arc::new(CommandStore::open(host.root.commands_dir())?);
         Ok(Self {
             inner: Arc::new(Inner {
                 host,
@@ -292,7 +293,8 @@ impl Inner {
                 }
             }
             session_response::Message::ResultAck(ack) => {
-                if let Err(error) = self.store.acknowledge(&ack.command_id) {
+                let id = ack.command_id.clone();
+                if let Err(error) = self.on_disk(move |store| store.acknowledge(&id)).await {
                     tracing::warn!(command_id = %ack.command_id, %error, "cannot record the acknowledgement");
                 }
             }
@@ -326,7 +328,8 @@ impl Inner {
             Known::New => {}
         }
         let start_time = SystemTime::now();
-        if let Err(error) = self.store.begin(&id) {
+        let begun = id.clone();
+        if let Err(error) = self.on_disk(move |store| store.begin(&begun)).await {
             // Without the record the command could run twice; do not start it.
             tracing::error!(command_id = %id, %error, "cannot record the command; not running it");
             return;
@@ -349,7 +352,11 @@ impl Inner {
         tokio::spawn(
             async move {
                 let result = self.execute(&command, &cancel, &reason, start_time).await;
-                if let Err(error) = self.store.finish(&id, result.clone()) {
+                let (finished, stored) = (id.clone(), result.clone());
+                if let Err(error) = self
+                    .on_disk(move |store| store.finish(&finished, stored))
+                    .await
+                {
                     tracing::error!(command_id = %id, %error, "cannot record the result");
                 }
                 self.lock_running().remove(&id);
@@ -358,6 +365,18 @@ impl Inner {
             }
             .instrument(span),
         );
+    }
+
+    /// A write to the command store, on a blocking thread: each is a file and a directory
+    /// fsync, which must not stall the runtime's workers (heartbeats, output, other commands).
+    async fn on_disk(
+        &self,
+        write: impl FnOnce(&CommandStore) -> std::io::Result<()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || write(&store))
+            .await
+            .unwrap_or_else(|joined| Err(std::io::Error::other(joined)))
     }
 
     async fn execute(

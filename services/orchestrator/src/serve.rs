@@ -10,7 +10,6 @@ use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
 use ferry_proto::revision::v1::revision_service_client::RevisionServiceClient;
 use ferry_runtime::server::{GrpcServer, GrpcServerBuilder, shutdown_signal};
 use ferry_runtime::telemetry::{TraceContextInterceptor, TracedChannel, endpoint};
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tonic::service::interceptor::InterceptedService;
 
@@ -123,7 +122,7 @@ impl Orchestrator {
 /// shutdown signal.
 pub async fn serve(config: OrchestratorConfig) -> anyhow::Result<()> {
     let orchestrator = Orchestrator::open(&config).await?;
-    let listener = TcpListener::bind(&config.listen)
+    let listener = ferry_runtime::server::bind(&config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     tracing::info!(address = %listener.local_addr()?, "ferry-orchestrator listening");

@@ -3,7 +3,6 @@
 
 use ferry_proto::registry::v1::registry_service_server::RegistryServiceServer;
 use ferry_runtime::server::{GrpcServer, GrpcServerBuilder, shutdown_signal};
-use tokio::net::TcpListener;
 
 use crate::{Registry, RegistryApi, RegistryConfig, store};
 
@@ -25,7 +24,7 @@ impl Registry {
 /// Opens the database, binds `config.listen`, and serves until a shutdown signal.
 pub async fn serve(config: RegistryConfig) -> anyhow::Result<()> {
     let registry = Registry::open(&config).await?;
-    let listener = TcpListener::bind(&config.listen).await?;
+    let listener = ferry_runtime::server::bind(&config.listen).await?;
     registry
         .register(GrpcServer::builder(&config.server))
         .serve(listener, shutdown_signal())

@@ -3,7 +3,6 @@
 
 use ferry_proto::revision::v1::revision_service_server::RevisionServiceServer;
 use ferry_runtime::server::{GrpcServer, GrpcServerBuilder, shutdown_signal};
-use tokio::net::TcpListener;
 
 use crate::{Revisions, RevisionsApi, RevisionsConfig, store};
 
@@ -37,7 +36,7 @@ impl Revisions {
 /// signal.
 pub async fn serve(config: RevisionsConfig) -> anyhow::Result<()> {
     let revisions = Revisions::open(&config).await?;
-    let listener = TcpListener::bind(&config.listen).await?;
+    let listener = ferry_runtime::server::bind(&config.listen).await?;
     revisions
         .register(GrpcServer::builder(&config.server))
         .serve(listener, shutdown_signal())

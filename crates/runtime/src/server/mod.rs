@@ -25,6 +25,7 @@
 mod descriptors;
 pub mod health;
 pub mod layers;
+mod listen;
 mod shutdown;
 
 use std::convert::Infallible;
@@ -38,6 +39,8 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tonic::body::Body;
 use tonic::server::NamedService;
+
+pub use listen::{LISTEN_BACKLOG, bind};
 use tonic::service::RoutesBuilder;
 use tonic::transport::Server;
 use tonic::transport::server::TcpIncoming;
@@ -152,7 +155,7 @@ impl GrpcServerBuilder {
         addr: SocketAddr,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), ServeError> {
-        let listener = TcpListener::bind(addr)
+        let listener = bind(&addr.to_string())
             .await
             .map_err(|source| ServeError::Bind { addr, source })?;
         self.serve(listener, shutdown).await

@@ -25,7 +25,6 @@ use anyhow::Context as _;
 use clap::Args;
 use ferry_runtime::config::{LogConfig, TelemetryConfig};
 use ferry_runtime::server::shutdown_signal;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::EXIT_OK;
@@ -125,7 +124,7 @@ impl Signals {
 async fn serve(args: &UpArgs, signals: &Signals) -> anyhow::Result<u8> {
     let data_dir = prepare_data_dir(&args.data_dir)?;
     let _lock = lock_data_dir(&data_dir)?;
-    let listener = TcpListener::bind(&args.listen)
+    let listener = ferry_runtime::server::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = reachable(listener.local_addr().context("the bound address")?);

@@ -224,6 +224,8 @@ impl AgentSessions {
         out: Outbound,
         registration: Registration,
     ) -> Result<(), Status> {
+        // Every database call below is boxed: an idle session's task is this future, and
+        // holding the largest query's state inline would cost every connected agent ~8 KiB.
         let instance = hello.instance_name.clone();
         let welcome = Welcome {
             session_id: uuid::Uuid::new_v4().to_string(),
@@ -239,18 +241,18 @@ impl AgentSessions {
             return Ok(());
         }
         for result in &hello.unacknowledged_results {
-            self.apply_result(&instance, result, &out).await?;
+            Box::pin(self.apply_result(&instance, result, &out)).await?;
         }
         // Commands sent on an earlier stream may never have arrived: send them again (the
         // agent answers a repeat from its record).
-        self.push(
+        Box::pin(self.push(
             &instance,
             &[PENDING, SENT],
             &hello.running_command_ids,
             &out,
-        )
+        ))
         .await?;
-        self.push_cancels(&instance, &out).await?;
+        Box::pin(self.push_cancels(&instance, &out)).await?;
 
         let mut ticker = tokio::time::interval(self.settings.heartbeat_interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -263,8 +265,8 @@ impl AgentSessions {
                         tracing::info!(instance = %instance, "a newer session of this instance took over");
                         return Ok(());
                     }
-                    self.push(&instance, &[PENDING], &[], &out).await?;
-                    self.push_cancels(&instance, &out).await?;
+                    Box::pin(self.push(&instance, &[PENDING], &[], &out)).await?;
+                    Box::pin(self.push_cancels(&instance, &out)).await?;
                 }
                 _ = ticker.tick() => {
                     if last_heard.elapsed() > self.settings.heartbeat_timeout {
@@ -282,13 +284,13 @@ impl AgentSessions {
                     let Some(request) = request? else { return Ok(()) };
                     match request.message {
                         Some(session_request::Message::Ack(ack)) => {
-                            self.commands.acknowledge(&ack.command_id).await.map_err(internal)?;
+                            Box::pin(self.commands.acknowledge(&ack.command_id)).await.map_err(internal)?;
                         }
                         Some(session_request::Message::Result(result)) => {
-                            self.apply_result(&instance, &result, &out).await?;
+                            Box::pin(self.apply_result(&instance, &result, &out)).await?;
                         }
                         Some(session_request::Message::Output(output)) => {
-                            self.record_output(&instance, output).await?;
+                            Box::pin(self.record_output(&instance, output)).await?;
                         }
                         Some(session_request::Message::Heartbeat(_))
                         | None => {}

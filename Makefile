@@ -117,7 +117,6 @@ bench:
 	$(CARGO) bench -p ferry-registry --bench registry
 	$(CARGO) bench -p ferry-revisions --bench download
 	$(CARGO) bench -p ferry-agent --bench agent
-	$(CARGO) bench -p ferry-orchestrator --bench dispatch
 	$(CARGO) run --release -p ferry-bench
 
 # The end-to-end benchmarks in seconds (fewer deployments and agents, a dev build).

@@ -30,6 +30,7 @@ use ferry_proto::revision::v1::revision_service_client::RevisionServiceClient;
 use ferry_proto::revision::v1::upload_bundle_request::Part;
 use ferry_proto::revision::v1::{UploadBundleHeader, UploadBundleRequest};
 use ferry_registry::{Registry, RegistryConfig};
+use ferry_revisions::fetch::FetchConfig;
 use ferry_revisions::{Revisions, RevisionsConfig};
 use ferry_runtime::config::ServerConfig;
 use ferry_runtime::server::GrpcServer;
@@ -51,6 +52,10 @@ pub struct Cluster {
     revisions: RevisionServiceClient<Channel>,
     deployments: DeploymentServiceClient<Channel>,
     orchestrator: Orchestrator,
+    /// The revisions service itself, for its counters.
+    revisions_service: Revisions,
+    /// How long a deployment may go without an event before it is abandoned.
+    deploy_wait: Duration,
     endpoint: String,
     agents: Vec<Arc<Agent>>,
     agent_names: Vec<String>,
@@ -62,10 +67,22 @@ pub struct Cluster {
     dir: tempfile::TempDir,
 }
 
+/// What a scenario changes about the cluster it starts.
+#[derive(Default)]
+pub struct ClusterOptions {
+    /// How the revisions service reaches revisions' origins (S3 endpoint and credentials).
+    pub fetch: FetchConfig,
+}
+
 impl Cluster {
     /// Opens the three services under a fresh temporary directory and serves them on an
     /// ephemeral loopback port; creates the application.
     pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(ClusterOptions::default()).await
+    }
+
+    /// [`Cluster::start`] with `options`.
+    pub async fn start_with(options: ClusterOptions) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("ferry-bench-")
             .tempdir()
@@ -83,6 +100,7 @@ impl Cluster {
         let revisions = Revisions::open(&RevisionsConfig {
             data_dir: dir.path().join("revisions"),
             registry_endpoint: endpoint.clone(),
+            fetch: options.fetch,
             ..RevisionsConfig::default()
         })
         .await
@@ -113,6 +131,8 @@ impl Cluster {
             revisions: RevisionServiceClient::new(channel.clone()),
             deployments: DeploymentServiceClient::new(channel),
             orchestrator,
+            revisions_service: revisions,
+            deploy_wait: WAIT,
             endpoint,
             agents: Vec::new(),
             agent_names: Vec::new(),
@@ -136,11 +156,18 @@ impl Cluster {
 
     /// An AllAtOnce deployment group whose instances carry the tag `group=<name>`.
     pub async fn group(&mut self, name: &str) -> anyhow::Result<()> {
+        self.group_with_config(name, "CodeDeployDefault.AllAtOnce")
+            .await
+    }
+
+    /// A deployment group with the deployment configuration `config` whose instances carry
+    /// the tag `group=<name>`.
+    pub async fn group_with_config(&mut self, name: &str, config: &str) -> anyhow::Result<()> {
         self.registry
             .create_deployment_group(CreateDeploymentGroupRequest {
                 application_name: APP.into(),
                 deployment_group_name: name.into(),
-                deployment_config_name: "CodeDeployDefault.AllAtOnce".into(),
+                deployment_config_name: config.into(),
                 service_role_arn: "arn:aws:iam::000000000000:role/ferry".into(),
                 on_premises_instance_tag_filters: vec![TagFilter {
                     key: "group".into(),
@@ -200,7 +227,7 @@ impl Cluster {
         let config = AgentConfig {
             orchestrator_endpoint: self.endpoint.clone(),
             deployment_root: root.join("root"),
-            install_root: Some(root.join("install")),
+            install_root: Some(self.install_root(name)),
             log_dir: root.join("logs"),
             ..AgentConfig::default()
         };
@@ -220,6 +247,16 @@ impl Cluster {
         self.agents.push(agent);
         self.agent_names.push(name.to_owned());
         Ok(())
+    }
+
+    /// The directory the agent of `instance` re-roots AppSpec destinations under (`/srv/x`
+    /// installs to `<install root>/srv/x`); its hooks get it as `FERRY_INSTALL_ROOT`.
+    pub fn install_root(&self, instance: &str) -> std::path::PathBuf {
+        self.dir
+            .path()
+            .join("agents")
+            .join(instance)
+            .join("install")
     }
 
     /// Uploads a tar bundle of `files` (path, content, mode) and returns its location.
@@ -257,6 +294,19 @@ impl Cluster {
         revision: &RevisionLocation,
         targets: usize,
     ) -> anyhow::Result<Duration> {
+        self.deploy_expecting(group, revision, targets, &HOOK_EVENTS)
+            .await
+    }
+
+    /// [`Cluster::deploy`] of a revision whose AppSpec has scripts for the lifecycle events
+    /// `hooks` only: fails unless every target ran each of them to success.
+    pub async fn deploy_expecting(
+        &mut self,
+        group: &str,
+        revision: &RevisionLocation,
+        targets: usize,
+        hooks: &[&str],
+    ) -> anyhow::Result<Duration> {
         let started = Instant::now();
         let id = self
             .deployments
@@ -282,9 +332,10 @@ impl Cluster {
             .into_inner();
         let mut hooks_succeeded = 0;
         loop {
-            let message = tokio::time::timeout(WAIT, stream.message())
+            let wait = self.deploy_wait;
+            let message = tokio::time::timeout(wait, stream.message())
                 .await
-                .with_context(|| format!("deployment {id} did not end within {WAIT:?}"))?
+                .with_context(|| format!("deployment {id} did not end within {wait:?}"))?
                 .context("WatchDeployment stream")?;
             let Some(message) = message else {
                 anyhow::bail!("the watch of {id} ended before the deployment did");
@@ -293,7 +344,7 @@ impl Cluster {
                 Some(Event::DeploymentStatusChanged(change)) => change,
                 Some(Event::LifecycleEventChanged(event)) => {
                     if event.status == LifecycleEventStatus::Succeeded as i32
-                        && HOOK_EVENTS.contains(&event.lifecycle_event_name.as_str())
+                        && hooks.contains(&event.lifecycle_event_name.as_str())
                     {
                         hooks_succeeded += 1;
                     }
@@ -304,7 +355,7 @@ impl Cluster {
             match DeploymentStatus::try_from(change.status) {
                 Ok(DeploymentStatus::Succeeded) => {
                     let elapsed = started.elapsed();
-                    let expected = targets * HOOK_EVENTS.len();
+                    let expected = targets * hooks.len();
                     anyhow::ensure!(
                         hooks_succeeded == expected,
                         "deployment {id} succeeded with {hooks_succeeded} hook events succeeded, not {expected}"
@@ -324,6 +375,22 @@ impl Cluster {
         }
     }
 
+    /// How long a deployment may go without an event before [`Cluster::deploy`] abandons it
+    /// (two minutes unless set).
+    pub fn set_deploy_wait(&mut self, wait: Duration) {
+        self.deploy_wait = wait;
+    }
+
+    /// A client of the deployment service, to read targets and their lifecycle events.
+    pub fn deployments(&self) -> DeploymentServiceClient<Channel> {
+        self.deployments.clone()
+    }
+
+    /// How many times the revisions service started reading a revision from its origin.
+    pub fn origin_reads(&self) -> u64 {
+        self.revisions_service.origin_reads()
+    }
+
     /// Stops the agents, then the server, and removes the temporary directory.
     pub async fn stop(self) {
         self.agents_stop.cancel();
@@ -334,6 +401,7 @@ impl Cluster {
         self.server_stop.cancel();
         let _ = tokio::time::timeout(Duration::from_secs(5), self.server).await;
         drop(self.orchestrator);
+        drop(self.revisions_service);
         if let Err(error) = self.dir.close() {
             eprintln!("ferry-bench: cannot remove the temporary directory: {error}");
         }

@@ -7,7 +7,8 @@
 #   make demo    ferry up with one local agent and a first deployment of examples/hello-site
 #   make lint    rustfmt check, clippy with -D warnings, buf lint
 #   make tools   scripts/install-tools.sh: Python venv (.venv), grpcurl, buf, PostgreSQL, Redis
-#   make bench   the registry, DownloadBundle, agent and orchestrator dispatch benchmarks
+#   make bench   the registry, DownloadBundle and agent benchmarks, then ferry-bench's five
+#                end-to-end scenarios (about 7 minutes; figures in BENCHMARKS.md)
 #
 # `make test TOOLS=` skips the tools step (when they are already installed and running).
 

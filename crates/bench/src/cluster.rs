@@ -13,22 +13,13 @@ use ferry_agent::lifecycle::Host;
 use ferry_agent::session::Agent;
 use ferry_orchestrator::config::OrchestratorConfig;
 use ferry_orchestrator::serve::Orchestrator;
-use ferry_proto::common::v1::{
-    ComputePlatform, DeploymentStatus, LifecycleEventStatus, RevisionLocation, Tag, TagFilter,
-    TagFilterType,
-};
+use ferry_proto::common::v1::{DeploymentStatus, LifecycleEventStatus, RevisionLocation};
 use ferry_proto::deploy::v1::CreateDeploymentRequest;
 use ferry_proto::deploy::v1::WatchDeploymentRequest;
 use ferry_proto::deploy::v1::deployment_service_client::DeploymentServiceClient;
 use ferry_proto::deploy::v1::watch_deployment_response::Event;
 use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ferry_proto::registry::v1::{
-    AddTagsToOnPremisesInstancesRequest, CreateApplicationRequest, CreateDeploymentGroupRequest,
-    RegisterOnPremisesInstanceRequest,
-};
 use ferry_proto::revision::v1::revision_service_client::RevisionServiceClient;
-use ferry_proto::revision::v1::upload_bundle_request::Part;
-use ferry_proto::revision::v1::{UploadBundleHeader, UploadBundleRequest};
 use ferry_registry::{Registry, RegistryConfig};
 use ferry_revisions::fetch::FetchConfig;
 use ferry_revisions::{Revisions, RevisionsConfig};
@@ -38,8 +29,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::transport::Channel;
 
-/// The application every scenario deploys.
-pub const APP: &str = "bench";
+use crate::setup;
+
+pub use crate::setup::APP;
 
 /// The longest a deployment may take, and agents to connect, before the run is abandoned.
 const WAIT: Duration = Duration::from_secs(120);
@@ -142,15 +134,7 @@ impl Cluster {
             server,
             dir,
         };
-        cluster
-            .registry
-            .create_application(CreateApplicationRequest {
-                application_name: APP.into(),
-                compute_platform: ComputePlatform::Server as i32,
-                ..Default::default()
-            })
-            .await
-            .context("CreateApplication")?;
+        setup::create_application(&mut cluster.registry).await?;
         Ok(cluster)
     }
 
@@ -163,32 +147,16 @@ impl Cluster {
     /// A deployment group with the deployment configuration `config` whose instances carry
     /// the tag `group=<name>`.
     pub async fn group_with_config(&mut self, name: &str, config: &str) -> anyhow::Result<()> {
-        self.registry
-            .create_deployment_group(CreateDeploymentGroupRequest {
-                application_name: APP.into(),
-                deployment_group_name: name.into(),
-                deployment_config_name: config.into(),
-                service_role_arn: "arn:aws:iam::000000000000:role/ferry".into(),
-                on_premises_instance_tag_filters: vec![TagFilter {
-                    key: "group".into(),
-                    value: name.into(),
-                    r#type: TagFilterType::KeyAndValue as i32,
-                }],
-                ..Default::default()
-            })
-            .await
-            .context("CreateDeploymentGroup")?;
-        Ok(())
+        setup::create_group(&mut self.registry, name, config).await
     }
 
     /// Registers `count` instances `<group>-1` … tagged `group=<group>`, starts an agent for
     /// each, and waits until every one holds a session.
     pub async fn agents(&mut self, group: &str, count: usize) -> anyhow::Result<()> {
-        let mut names = Vec::new();
-        for i in 1..=count {
-            let name = format!("{group}-{i}");
-            self.agent(&name, group).await?;
-            names.push(name);
+        let names: Vec<String> = (1..=count).map(|i| format!("{group}-{i}")).collect();
+        let instances = setup::register_instances(&self.registry, names.clone(), group).await?;
+        for (name, credential) in instances {
+            self.agent(name, credential)?;
         }
         let presence = &self.orchestrator.context().sessions.presence;
         let deadline = Instant::now() + WAIT;
@@ -202,39 +170,19 @@ impl Cluster {
         Ok(())
     }
 
-    async fn agent(&mut self, name: &str, group: &str) -> anyhow::Result<()> {
-        let credential = self
-            .registry
-            .register_on_premises_instance(RegisterOnPremisesInstanceRequest {
-                instance_name: name.into(),
-                ..Default::default()
-            })
-            .await
-            .context("RegisterOnPremisesInstance")?
-            .into_inner()
-            .instance_credential;
-        self.registry
-            .add_tags_to_on_premises_instances(AddTagsToOnPremisesInstancesRequest {
-                tags: vec![Tag {
-                    key: "group".into(),
-                    value: group.into(),
-                }],
-                instance_names: vec![name.into()],
-            })
-            .await
-            .context("AddTagsToOnPremisesInstances")?;
-        let root = self.dir.path().join("agents").join(name);
+    fn agent(&mut self, name: String, credential: String) -> anyhow::Result<()> {
+        let root = self.dir.path().join("agents").join(&name);
         let config = AgentConfig {
             orchestrator_endpoint: self.endpoint.clone(),
             deployment_root: root.join("root"),
-            install_root: Some(self.install_root(name)),
+            install_root: Some(self.install_root(&name)),
             log_dir: root.join("logs"),
             ..AgentConfig::default()
         };
         let downloader = Downloader::new(config.orchestrator_endpoint.clone(), config.tls.clone());
         let host = Host::from_config(&config, Some(downloader));
         let identity = Identity {
-            instance_name: name.to_owned(),
+            instance_name: name.clone(),
             credential,
         };
         let agent = Arc::new(
@@ -245,7 +193,7 @@ impl Cluster {
         self.agent_tasks
             .push(tokio::spawn(async move { running.run(stopped).await }));
         self.agents.push(agent);
-        self.agent_names.push(name.to_owned());
+        self.agent_names.push(name);
         Ok(())
     }
 
@@ -264,24 +212,7 @@ impl Cluster {
         &mut self,
         files: &[(&str, &str, u32)],
     ) -> anyhow::Result<RevisionLocation> {
-        let messages = vec![
-            UploadBundleRequest {
-                part: Some(Part::Header(UploadBundleHeader {
-                    application_name: APP.into(),
-                    ..Default::default()
-                })),
-            },
-            UploadBundleRequest {
-                part: Some(Part::Chunk(tar(files)?)),
-            },
-        ];
-        self.revisions
-            .upload_bundle(futures::stream::iter(messages))
-            .await
-            .context("UploadBundle")?
-            .into_inner()
-            .location
-            .context("UploadBundle returned no location")
+        setup::upload(&mut self.revisions, setup::tar(files)?).await
     }
 
     /// Creates a deployment of `revision` to `group` and watches it from sequence 0 until it
@@ -406,18 +337,6 @@ impl Cluster {
             eprintln!("ferry-bench: cannot remove the temporary directory: {error}");
         }
     }
-}
-
-fn tar(files: &[(&str, &str, u32)]) -> anyhow::Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, content, mode) in files {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(content.len() as u64);
-        header.set_mode(*mode);
-        header.set_entry_type(tar::EntryType::Regular);
-        builder.append_data(&mut header, path, content.as_bytes())?;
-    }
-    Ok(builder.into_inner()?)
 }
 
 /// A bundle whose five hook events (ApplicationStop, BeforeInstall, AfterInstall,

@@ -6,6 +6,7 @@ mod cluster;
 mod fan_out;
 mod one_host;
 mod peers;
+mod setup;
 mod simulated_agents;
 mod stats;
 mod system;

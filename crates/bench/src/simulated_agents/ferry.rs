@@ -8,46 +8,27 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use ferry_orchestrator::config::OrchestratorConfig;
 use ferry_orchestrator::serve::Orchestrator;
-use ferry_proto::common::v1::{
-    ComputePlatform, DeploymentStatus, RevisionLocation, Tag, TagFilter, TagFilterType,
-};
+use ferry_proto::common::v1::{DeploymentStatus, RevisionLocation};
 use ferry_proto::deploy::v1::deployment_service_client::DeploymentServiceClient;
 use ferry_proto::deploy::v1::{CreateDeploymentRequest, DeploymentInfo, GetDeploymentRequest};
 use ferry_proto::registry::v1::registry_service_client::RegistryServiceClient;
-use ferry_proto::registry::v1::{
-    AddTagsToOnPremisesInstancesRequest, CreateApplicationRequest, CreateDeploymentGroupRequest,
-    RegisterOnPremisesInstanceRequest,
-};
 use ferry_proto::revision::v1::revision_service_client::RevisionServiceClient;
-use ferry_proto::revision::v1::upload_bundle_request::Part;
-use ferry_proto::revision::v1::{UploadBundleHeader, UploadBundleRequest};
 use ferry_registry::{Registry, RegistryConfig};
 use ferry_revisions::{Revisions, RevisionsConfig};
 use ferry_runtime::config::ServerConfig;
 use ferry_runtime::server::GrpcServer;
-use futures::{StreamExt as _, TryStreamExt as _};
 use sea_orm::{ConnectionTrait as _, Database, DatabaseConnection};
 use tokio_util::sync::CancellationToken;
 use tonic::transport::{Channel, Endpoint};
 
 use super::agent::{Fleet, Signal, Trace};
 use super::child::{self, Server};
+use crate::setup::{self, APP};
 use crate::system::{self, Process};
 
-const APP: &str = "bench";
 const GROUP: &str = "bench";
 /// The events of an in-place deployment without traffic control, in order.
-pub const EVENTS: [&str; 7] = [
-    "ApplicationStop",
-    "DownloadBundle",
-    "BeforeInstall",
-    "Install",
-    "AfterInstall",
-    "ApplicationStart",
-    "ValidateService",
-];
-/// Instances registered at once.
-const REGISTERING: usize = 32;
+pub const EVENTS: &[&str] = ferry_orchestrator::deployments::lifecycle::IN_PLACE;
 
 /// In the child: the orchestrator of the configuration (JSON) at `path`, served as
 /// `ferry-orchestrator` serves it, until stdin closes.
@@ -97,97 +78,19 @@ async fn services(dir: &Path, stop: &CancellationToken) -> anyhow::Result<String
     Ok(endpoint)
 }
 
-/// A bundle whose AppSpec has no hooks.
-fn bundle() -> anyhow::Result<Vec<u8>> {
-    let appspec = b"version: 0.0\nos: linux\n";
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut header = tar::Header::new_gnu();
-    header.set_size(appspec.len() as u64);
-    header.set_mode(0o644);
-    header.set_entry_type(tar::EntryType::Regular);
-    builder.append_data(&mut header, "appspec.yml", &appspec[..])?;
-    Ok(builder.into_inner()?)
-}
-
 /// The application, the AllAtOnce group, `agents` registered and tagged instances (name and
-/// credential each) and an uploaded revision.
+/// credential each) and an uploaded revision whose AppSpec has no hooks.
 async fn set_up(
     channel: Channel,
     agents: usize,
 ) -> anyhow::Result<(Vec<(String, String)>, RevisionLocation)> {
     let mut registry = RegistryServiceClient::new(channel.clone());
-    registry
-        .create_application(CreateApplicationRequest {
-            application_name: APP.into(),
-            compute_platform: ComputePlatform::Server as i32,
-            ..Default::default()
-        })
-        .await
-        .context("CreateApplication")?;
-    registry
-        .create_deployment_group(CreateDeploymentGroupRequest {
-            application_name: APP.into(),
-            deployment_group_name: GROUP.into(),
-            deployment_config_name: "CodeDeployDefault.AllAtOnce".into(),
-            service_role_arn: "arn:aws:iam::000000000000:role/ferry".into(),
-            on_premises_instance_tag_filters: vec![TagFilter {
-                key: "group".into(),
-                value: GROUP.into(),
-                r#type: TagFilterType::KeyAndValue as i32,
-            }],
-            ..Default::default()
-        })
-        .await
-        .context("CreateDeploymentGroup")?;
-    let instances: Vec<(String, String)> = futures::stream::iter(0..agents)
-        .map(|i| {
-            let mut registry = registry.clone();
-            async move {
-                let name = format!("bench-{i:05}");
-                let credential = registry
-                    .register_on_premises_instance(RegisterOnPremisesInstanceRequest {
-                        instance_name: name.clone(),
-                        ..Default::default()
-                    })
-                    .await
-                    .context("RegisterOnPremisesInstance")?
-                    .into_inner()
-                    .instance_credential;
-                anyhow::Ok((name, credential))
-            }
-        })
-        .buffer_unordered(REGISTERING)
-        .try_collect()
-        .await?;
-    // The registry changes at most 100 instances per call.
-    for chunk in instances.chunks(100) {
-        registry
-            .add_tags_to_on_premises_instances(AddTagsToOnPremisesInstancesRequest {
-                tags: vec![Tag {
-                    key: "group".into(),
-                    value: GROUP.into(),
-                }],
-                instance_names: chunk.iter().map(|(name, _)| name.clone()).collect(),
-            })
-            .await
-            .context("AddTagsToOnPremisesInstances")?;
-    }
-    let header = UploadBundleRequest {
-        part: Some(Part::Header(UploadBundleHeader {
-            application_name: APP.into(),
-            ..Default::default()
-        })),
-    };
-    let chunk = UploadBundleRequest {
-        part: Some(Part::Chunk(bundle()?)),
-    };
-    let revision = RevisionServiceClient::new(channel)
-        .upload_bundle(futures::stream::iter([header, chunk]))
-        .await
-        .context("UploadBundle")?
-        .into_inner()
-        .location
-        .context("UploadBundle returned no location")?;
+    setup::create_application(&mut registry).await?;
+    setup::create_group(&mut registry, GROUP, "CodeDeployDefault.AllAtOnce").await?;
+    let names = (0..agents).map(|i| format!("bench-{i:05}")).collect();
+    let instances = setup::register_instances(&registry, names, GROUP).await?;
+    let bundle = setup::tar(&[("appspec.yml", "version: 0.0\nos: linux\n", 0o644)])?;
+    let revision = setup::upload(&mut RevisionServiceClient::new(channel), bundle).await?;
     Ok((instances, revision))
 }
 

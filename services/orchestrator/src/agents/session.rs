@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use ferry_proto::agent::v1::agent_service_server::AgentService;
-use ferry_proto::agent::v1::{CancelCommand, HookOutput};
+use ferry_proto::agent::v1::{CancelCommand, Command, HookOutput};
 use ferry_proto::agent::v1::{
     Heartbeat, Hello, ResultAck, SessionRequest, SessionResponse, Welcome, session_request,
     session_response,
@@ -17,7 +17,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 
 use super::commands::{CANCEL_SENT, CANCELLING, Commands, PENDING, Recorded, SENT};
-use super::presence::{Presence, Registration};
+use super::presence::{Mail, Presence, Registration};
 use crate::deployments::Registry;
 use crate::deployments::drivers::Drivers;
 use crate::events::EventLog;
@@ -121,34 +121,41 @@ impl AgentSessions {
         }
     }
 
-    /// Pushes the instance's commands in `states`, leaving out `skip`, and marks them sent.
+    /// Pushes the instance's commands in `states`, leaving out `skip`, and marks them sent;
+    /// the ids of those it sent.
     async fn push(
         &self,
         instance: &str,
         states: &[&str],
         skip: &[String],
         out: &Outbound,
-    ) -> Result<(), Status> {
+    ) -> Result<Vec<String>, Status> {
+        let mut sent = Vec::new();
         for command in self
             .commands
             .in_states(instance, states)
             .await
             .map_err(internal)?
         {
-            if skip.contains(&command.command_id) {
-                continue;
+            if !skip.contains(&command.command_id) {
+                sent.push(command.command_id.clone());
+                self.send_command(command, out).await?;
             }
-            let id = command.command_id.clone();
-            if out
-                .send(message(session_response::Message::Command(command)))
-                .await
-                .is_err()
-            {
-                return Err(Status::cancelled("the agent went away"));
-            }
-            self.commands.mark_sent(&id).await.map_err(internal)?;
         }
-        Ok(())
+        Ok(sent)
+    }
+
+    /// Sends a pending command and notes that it went out.
+    async fn send_command(&self, command: Command, out: &Outbound) -> Result<(), Status> {
+        let id = command.command_id.clone();
+        if out
+            .send(message(session_response::Message::Command(command)))
+            .await
+            .is_err()
+        {
+            return Err(Status::cancelled("the agent went away"));
+        }
+        self.commands.mark_sent(&id).await.map_err(internal)
     }
 
     /// Tells the agent to stop the commands the orchestrator gave up on.
@@ -245,7 +252,7 @@ impl AgentSessions {
         }
         // Commands sent on an earlier stream may never have arrived: send them again (the
         // agent answers a repeat from its record).
-        Box::pin(self.push(
+        let sent_at_start = Box::pin(self.push(
             &instance,
             &[PENDING, SENT],
             &hello.running_command_ids,
@@ -260,13 +267,25 @@ impl AgentSessions {
         let mut sequence = 0u64;
         loop {
             tokio::select! {
-                () = registration.wake.notified() => {
+                () = registration.mailbox.wake.notified() => {
                     if !registration.is_current() {
                         tracing::info!(instance = %instance, "a newer session of this instance took over");
                         return Ok(());
                     }
-                    Box::pin(self.push(&instance, &[PENDING], &[], &out)).await?;
-                    Box::pin(self.push_cancels(&instance, &out)).await?;
+                    match registration.mailbox.take() {
+                        Mail::Commands(commands) => {
+                            for command in commands {
+                                // The rows read at the start may already have sent it.
+                                if !sent_at_start.contains(&command.command_id) {
+                                    Box::pin(self.send_command(command, &out)).await?;
+                                }
+                            }
+                        }
+                        Mail::ReadRows => {
+                            Box::pin(self.push(&instance, &[PENDING], &[], &out)).await?;
+                            Box::pin(self.push_cancels(&instance, &out)).await?;
+                        }
+                    }
                 }
                 _ = ticker.tick() => {
                     if last_heard.elapsed() > self.settings.heartbeat_timeout {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use ferry_proto::agent::v1::Command;
 use ferry_proto::deploy::v1::watch_deployment_response::Event;
 use ferry_proto::registry::v1::{TriggerConfig, TriggerEventType};
 use sea_orm::{ConnectionTrait, DbErr};
@@ -18,7 +19,12 @@ pub struct Outbox {
     /// Log events not yet written, in order, with their deployment.
     log: Vec<(String, Event)>,
     logged: bool,
+    /// Instances whose rows changed otherwise (cancellations): their sessions read them.
     agents: BTreeSet<String>,
+    /// New commands, handed to their instances' sessions.
+    commands: Vec<(String, Command)>,
+    /// Commands the deployment gave up on before they were sent: taken back from sessions.
+    withdrawn: Vec<(String, String)>,
     notifications: usize,
     deployments: Vec<String>,
 }
@@ -49,9 +55,25 @@ impl Outbox {
         Ok(())
     }
 
-    /// The agent of `instance` has a new command or cancellation.
+    /// The agent of `instance` has a cancellation: its session reads its rows.
     pub fn wake_agent(&mut self, instance: &str) {
         self.agents.insert(instance.to_owned());
+    }
+
+    /// `command`, stored in this transaction, goes to the session of `instance`.
+    pub fn send_command(&mut self, instance: &str, command: Command) {
+        self.commands.push((instance.to_owned(), command));
+    }
+
+    /// The command `command_id` of `instance` will not be sent: dropped if it was created in
+    /// this transaction, else taken back from the session if it has not gone out yet.
+    pub fn withdraw_command(&mut self, instance: &str, command_id: &str) {
+        let before = self.commands.len();
+        self.commands.retain(|(_, c)| c.command_id != command_id);
+        if self.commands.len() == before {
+            self.withdrawn
+                .push((instance.to_owned(), command_id.to_owned()));
+        }
     }
 
     /// Queues the notifications of `event` for the triggers that list it.
@@ -80,6 +102,12 @@ impl Outbox {
         debug_assert!(self.log.is_empty(), "log events were not flushed");
         if self.logged {
             ctx.events.announce();
+        }
+        for (instance, command_id) in &self.withdrawn {
+            ctx.sessions.presence.withdraw(instance, command_id);
+        }
+        for (instance, command) in self.commands {
+            ctx.sessions.presence.deliver(&instance, command);
         }
         for instance in &self.agents {
             ctx.sessions.notify(instance);

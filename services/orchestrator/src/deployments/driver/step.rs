@@ -254,13 +254,13 @@ impl Driver {
             .commands
             .push(commands::command_row(&instance, &instance, &command));
         self.targets[t].running = Some(Running {
-            command_id: command.command_id,
+            command_id: command.command_id.clone(),
             ordinal,
             since: Instant::now(),
             deadline: micros(deadline),
             disconnected_since: None,
         });
-        out.wake_agent(&instance);
+        out.send_command(&instance, command);
         self.set_event(out, t, ordinal, LifecycleEventStatus::InProgress, None);
     }
 
@@ -369,7 +369,10 @@ impl Driver {
         );
         if let Some(index) = unstored {
             self.pending.commands.swap_remove(index);
-        } else if !commands::set_state_in(txn, &running.command_id, &[PENDING], APPLIED).await? {
+            out.withdraw_command(&self.targets[t].id, &running.command_id);
+        } else if commands::set_state_in(txn, &running.command_id, &[PENDING], APPLIED).await? {
+            out.withdraw_command(&self.targets[t].id, &running.command_id);
+        } else {
             commands::set_state_in(txn, &running.command_id, &[SENT, ACKNOWLEDGED], CANCELLING)
                 .await?;
             out.wake_agent(&self.targets[t].id);

@@ -47,6 +47,13 @@ pub fn half(targets: usize) -> usize {
     (targets / 2).max(1)
 }
 
+/// The directories of `count` targets, `<dir>/targets/target-<i>`.
+fn target_dirs(dir: &Path, count: usize) -> Vec<PathBuf> {
+    (1..=count)
+        .map(|i| dir.join("targets").join(format!("target-{i}")))
+        .collect()
+}
+
 /// Runs `command` to completion; fails with the end of its output unless it exits 0.
 async fn run(mut command: Command, what: &str) -> anyhow::Result<()> {
     let output = command
@@ -109,9 +116,7 @@ server.shell(name="ApplicationStart", commands=["{start}"], _env=env)
             archive = bundle.archive().display(),
         );
         std::fs::write(dir.join("deploy.py"), deploy)?;
-        let targets = (1..=count)
-            .map(|i| dir.join("targets").join(format!("target-{i}")))
-            .collect();
+        let targets = target_dirs(dir, count);
         Ok(Self {
             program: venv.join("bin/pyinfra"),
             dir: dir.to_owned(),
@@ -157,9 +162,7 @@ impl Ansible {
     pub fn set_up(venv: &Path, dir: &Path, bundle: &Bundle, count: usize) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir.join("tmp"))?;
         let python = venv.join("bin/python");
-        let targets: Vec<PathBuf> = (1..=count)
-            .map(|i| dir.join("targets").join(format!("target-{i}")))
-            .collect();
+        let targets = target_dirs(dir, count);
         let mut inventory = String::from("[targets]\n");
         for (i, target) in targets.iter().enumerate() {
             inventory.push_str(&format!(
